@@ -1,0 +1,97 @@
+"""Import official PaddleOCR inference models (ONNX, as paddle2onnx writes them) into a ppocr_edge bundle.
+
+    python -m convert.paddle_onnx --det det.onnx --rec rec.onnx [--cls cls.onnx] [--dict keys.txt] --out DIR
+
+The recognition dictionary is read from the ONNX metadata key ``character`` when --dict is not given.
+Pre/post-processing parameters are the PP-OCRv3 inference defaults (tools/infer/utility.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+import openvino as ov
+
+from ppocr_edge.bundle import read_dictionary, sha256_of, write_manifest
+
+DET_PRE = {"limit_side_len": 960, "limit_type": "max", "max_side": 4000, "size_step": 128,
+           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "channel_order": "BGR"}
+DET_POST = {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5, "max_candidates": 1000, "use_dilation": False,
+            "score_mode": "fast", "min_size": 3}
+REC_PRE = {"height": 48, "min_width": 320, "width_buckets": [320, 480, 640, 960, 1280, 1920, 2560],
+           "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "channel_order": "BGR"}
+REC_POST = {"drop_score": 0.5, "blank_index": 0}
+CLS_PRE = {"height": 48, "width": 192, "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+           "channel_order": "BGR"}
+CLS_POST = {"labels": ["0", "180"], "thresh": 0.9}
+
+
+def onnx_dictionary(model: ov.Model) -> list[str] | None:
+    """The CTC dictionary stored by PaddleOCR/RapidOCR exports in the ONNX metadata key 'character'."""
+    if not model.has_rt_info(["framework", "character"]):
+        return None
+    text = model.get_rt_info(["framework", "character"]).astype(str)
+    return text.split("\n") if text else None
+
+
+def _save(model: ov.Model, shape: list[int], out: Path, stem: str) -> dict[str, str]:
+    model.reshape({model.inputs[0]: ov.PartialShape(shape)})
+    ov.save_model(model, str(out / f"{stem}.xml"), compress_to_fp16=False)
+    return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
+
+
+def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path: Path | None = None,
+            name: str = "PP-OCRv3 (official PaddleOCR models)", source: str = "", license: str = "Apache-2.0",
+            notice: Path | None = None) -> Path:
+    core = ov.Core()
+    out.mkdir(parents=True, exist_ok=True)
+    models: dict[str, Any] = {}
+    sources = {}
+    if det is not None:
+        models["det"] = {**_save(core.read_model(str(det)), [-1, 3, -1, -1], out, "det"),
+                         "preprocess": DET_PRE, "postprocess": DET_POST}
+        sources["det"] = {"file": det.name, "sha256": sha256_of(det)}
+    rec_model = core.read_model(str(rec))
+    chars = read_dictionary(dict_path) if dict_path else onnx_dictionary(rec_model)
+    if not chars:
+        raise SystemExit(f"{rec}: no dictionary in its metadata; pass --dict")
+    n_classes = rec_model.outputs[0].get_partial_shape()[-1].get_length()
+    use_space = n_classes == len(chars) + 2
+    if n_classes not in (len(chars) + 1, len(chars) + 2):
+        raise SystemExit(f"{rec}: {n_classes} output classes do not fit a dictionary of {len(chars)} characters")
+    (out / "dict.txt").write_text("\n".join(chars) + "\n", encoding="utf-8")
+    models["rec"] = {**_save(rec_model, [-1, 3, REC_PRE["height"], -1], out, "rec"), "dictionary": "dict.txt",
+                     "use_space_char": use_space, "preprocess": REC_PRE, "postprocess": REC_POST}
+    sources["rec"] = {"file": rec.name, "sha256": sha256_of(rec)}
+    if cls is not None:
+        models["cls"] = {**_save(core.read_model(str(cls)), [-1, 3, CLS_PRE["height"], CLS_PRE["width"]], out, "cls"),
+                         "preprocess": CLS_PRE, "postprocess": CLS_POST}
+        sources["cls"] = {"file": cls.name, "sha256": sha256_of(cls)}
+    manifest: dict[str, Any] = {"name": name, "license": license, "source": {"origin": source, "models": sources},
+                                "models": models}
+    if notice is not None:
+        shutil.copyfile(notice, out / "NOTICE")
+        manifest["notice"] = "NOTICE"
+    return write_manifest(out, manifest)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--det", type=Path)
+    p.add_argument("--rec", type=Path, required=True)
+    p.add_argument("--cls", type=Path)
+    p.add_argument("--dict", type=Path, help="dictionary file (one character per line)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name", default="PP-OCRv3 (official PaddleOCR models)")
+    p.add_argument("--source", default="", help="where the models came from (recorded in the manifest)")
+    p.add_argument("--notice", type=Path, help="licence/attribution file copied into the bundle")
+    a = p.parse_args(argv)
+    path = convert(a.det, a.rec, a.cls, a.out, a.dict, a.name, a.source, notice=a.notice)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

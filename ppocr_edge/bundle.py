@@ -1,0 +1,132 @@
+"""Model bundles: a directory of OpenVINO IR files plus manifest.json describing how to run them.
+
+Model facts (dictionary, normalisation, input height, post-processing defaults) travel with the model in the
+manifest, never as code defaults. Every file is checked against the sha256 recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError
+
+FORMAT_NAME = "ppocr_edge.bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One network of the bundle: its IR files and the pre/post-processing parameters that belong to it."""
+
+    role: str  # "det", "rec" or "cls"
+    xml: Path
+    bin: Path
+    preprocess: dict[str, Any]
+    postprocess: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    manifest: dict[str, Any]
+    det: ModelEntry | None
+    rec: ModelEntry
+    cls: ModelEntry | None
+    characters: tuple[str, ...] = field(repr=False, default=())  # CTC class i (i >= 1) -> characters[i - 1]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", self.root.name))
+
+
+def _require(d: dict[str, Any], key: str, where: str) -> Any:
+    if key not in d:
+        raise BundleError(f"{where}: missing key {key!r}")
+    return d[key]
+
+
+def _checked_file(root: Path, name: str, hashes: dict[str, str], verify: bool) -> Path:
+    path = root / name
+    if not path.is_file():
+        raise BundleError(f"bundle {root}: missing file {name}")
+    if verify:
+        expected = hashes.get(name)
+        if expected is None:
+            raise BundleError(f"bundle {root}: no sha256 recorded for {name}")
+        if sha256_of(path) != expected:
+            raise BundleError(f"bundle {root}: {name} does not match its sha256 in {MANIFEST} (corrupt or replaced)")
+    return path
+
+
+def read_dictionary(path: Path) -> list[str]:
+    """PaddleOCR dictionary format: one character per line, UTF-8, lines kept verbatim (spaces are characters)."""
+    text = path.read_text(encoding="utf-8")
+    if text.endswith("\n"):
+        text = text[:-1]
+    return text.split("\n") if text else []
+
+
+def load_bundle(root: str | Path | None = None, verify: bool = True) -> Bundle:
+    """Read and validate a bundle directory (the embedded default when root is None)."""
+    root = Path(root) if root is not None else DEFAULT_BUNDLE
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise BundleError(f"{root}: not a model bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{mpath}: invalid JSON ({e})") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise BundleError(f"{mpath}: not a {FORMAT_NAME} manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"{mpath}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    hashes = _require(manifest, "files", str(mpath))
+    models = _require(manifest, "models", str(mpath))
+
+    entries: dict[str, ModelEntry | None] = {}
+    for role in ("det", "rec", "cls"):
+        spec = models.get(role)
+        if spec is None:
+            entries[role] = None
+            continue
+        xml = _checked_file(root, _require(spec, "xml", f"{mpath} models.{role}"), hashes, verify)
+        binf = _checked_file(root, _require(spec, "bin", f"{mpath} models.{role}"), hashes, verify)
+        entries[role] = ModelEntry(role, xml, binf, dict(spec.get("preprocess", {})), dict(spec.get("postprocess", {})))
+    rec = entries["rec"]
+    if rec is None:
+        raise BundleError(f"{mpath}: a bundle needs at least a 'rec' model")
+    dict_name = _require(models["rec"], "dictionary", f"{mpath} models.rec")
+    chars = read_dictionary(_checked_file(root, dict_name, hashes, verify))
+    if models["rec"].get("use_space_char", False):
+        chars.append(" ")
+    if not chars:
+        raise BundleError(f"{mpath}: empty recognition dictionary")
+    return Bundle(root, manifest, entries["det"], rec, entries["cls"], tuple(chars))
+
+
+def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write manifest.json for a bundle directory, recording the sha256 of every file the models reference."""
+    root = Path(root)
+    names: list[str] = []
+    for spec in manifest["models"].values():
+        names += [spec["xml"], spec["bin"]] + ([spec["dictionary"]] if "dictionary" in spec else [])
+    full = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **manifest,
+            "files": {n: sha256_of(root / n) for n in sorted(set(names))}}
+    path = root / MANIFEST
+    path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

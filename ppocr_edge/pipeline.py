@@ -1,0 +1,233 @@
+"""OCRPipeline: detection -> (direction classification) -> recognition on OpenVINO."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .bundle import Bundle, load_bundle
+from .ctc import ctc_greedy_decode, split_words
+from .db_postprocess import DBParams, db_boxes
+from .engine import Stage, compile_config, read_model
+from .errors import BundleError, OCRError
+from .geometry import Crop, crop_quad, order_clockwise, sort_reading_order, whole_image_crop
+from .image_io import ImageInput, load_image
+from .preprocess import bucket_width, prepare_det, prepare_line_batch, rec_resized_width
+from .results import OCRResult, TextLine, Word, quad_from_array
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ppocr_edge", "openvino")
+
+
+@dataclass(frozen=True)
+class _Stages:
+    det: Stage | None
+    rec: Stage
+    cls: Stage | None
+
+
+class OCRPipeline:
+    """Detect, orient and recognise text lines in images.
+
+    Args:
+        bundle: model bundle directory (default: the embedded PP-OCRv3 bundle).
+        use_cls: run the 0/180 degree direction classifier (when the bundle has one).
+        device: OpenVINO device name.
+        cache_dir: OpenVINO compiled-model cache (None: ~/.cache/ppocr_edge/openvino; "" disables caching).
+        threads: CPU threads per inference (None: all cores).
+        drop_score: lines recognised with a lower confidence are dropped (None: the bundle's value).
+        det_options / rec_options: overrides of the bundle's det post-processing and rec settings.
+    """
+
+    def __init__(self, bundle: str | Path | Bundle | None = None, *, use_cls: bool = True, device: str = "CPU",
+                 cache_dir: str | None = None, threads: int | None = None, drop_score: float | None = None,
+                 det_options: dict | None = None, rec_options: dict | None = None, verify: bool = True):
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
+        b = self.bundle
+        self.use_cls = use_cls and b.cls is not None
+        self.device = device
+        self._cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+        self._threads = threads
+        self._models = {e.role: read_model(e.xml) for e in (b.det, b.rec, b.cls) if e is not None}
+        self._check_models()
+        self.det_pre = dict(b.det.preprocess) if b.det else {}
+        self.det_params = DBParams.from_dict({**(b.det.postprocess if b.det else {}), **(det_options or {})})
+        self.rec_pre = {**b.rec.preprocess, **(rec_options or {})}
+        self.rec_post = dict(b.rec.postprocess)
+        self.drop_score = float(self.rec_post.get("drop_score", 0.5) if drop_score is None else drop_score)
+        self.cls_pre = dict(b.cls.preprocess) if b.cls else {}
+        self.cls_post = dict(b.cls.postprocess) if b.cls else {}
+        self._buckets = sorted(int(x) for x in self.rec_pre["width_buckets"])
+        self._latency = self._compile("LATENCY")
+        self._throughput: _Stages | None = None
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    # ---------------------------------------------------------------- setup
+    def _check_models(self) -> None:
+        b = self.bundle
+        for role, model in self._models.items():
+            if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.get_length() != 4:
+                raise BundleError(f"{role} model: expected one 4-D NCHW input, got {model.inputs}")
+            ch = model.inputs[0].get_partial_shape()[1]
+            if ch.is_static and ch.get_length() != 3:
+                raise BundleError(f"{role} model: expected 3 input channels, got {ch}")
+        classes = self._models["rec"].outputs[0].get_partial_shape()[-1]
+        if classes.is_static and classes.get_length() != len(b.characters) + 1:
+            raise BundleError(f"rec model outputs {classes.get_length()} classes but the dictionary gives "
+                              f"{len(b.characters)} characters + blank = {len(b.characters) + 1}")
+        if b.cls is not None:
+            labels = b.cls.postprocess.get("labels", [])
+            n = self._models["cls"].outputs[0].get_partial_shape()[-1]
+            if n.is_static and n.get_length() != len(labels):
+                raise BundleError(f"cls model outputs {n.get_length()} classes but the manifest lists {labels}")
+
+    def _compile(self, hint: str) -> _Stages:
+        cfg = compile_config(hint, self._cache_dir, self._threads)
+        stages = {role: Stage(m, self.device, cfg, f"{role} ({self.bundle.root})") for role, m in self._models.items()}
+        return _Stages(stages.get("det"), stages["rec"], stages.get("cls"))
+
+    def _throughput_stages(self) -> _Stages:
+        with self._lock:
+            if self._throughput is None:
+                self._throughput = self._compile("THROUGHPUT")
+            return self._throughput
+
+    # ---------------------------------------------------------------- steps
+    def _detect(self, img: np.ndarray, stages: _Stages) -> list[np.ndarray]:
+        assert stages.det is not None
+        inp = prepare_det(img, self.det_pre)
+        rh, rw = inp.resized_hw
+        h, w = inp.source_hw
+        prob = stages.det.infer(inp.tensor)[0, 0, :rh, :rw]
+        quads = []
+        for box, _score in db_boxes(prob, self.det_params, (w / rw, h / rh), (w, h)):
+            q = order_clockwise(box)
+            q[:, 0] = np.clip(q[:, 0], 0, w - 1)
+            q[:, 1] = np.clip(q[:, 1], 0, h - 1)
+            rect_w = int(np.linalg.norm(q[0] - q[1]))
+            rect_h = int(np.linalg.norm(q[0] - q[3]))
+            if rect_w > 3 and rect_h > 3:
+                quads.append(q)
+        return [quads[i] for i in sort_reading_order(quads)]
+
+    def _classify(self, crops: list[Crop], stages: _Stages) -> list[Crop]:
+        assert stages.cls is not None
+        width = int(self.cls_pre["width"])
+        batch_size = int(self.cls_pre.get("batch_size", 6))
+        labels = list(self.cls_post["labels"])
+        flip_label, thresh = labels.index("180"), float(self.cls_post.get("thresh", 0.9))
+        futures = []
+        for i in range(0, len(crops), batch_size):
+            batch, _ = prepare_line_batch([c.image for c in crops[i : i + batch_size]], self.cls_pre, width)
+            futures.append(stages.cls.submit(batch))
+        probs = np.concatenate([f.result() for f in futures]) if futures else np.zeros((0, len(labels)))
+        return [c.with_flip() if p.argmax() == flip_label and p[flip_label] > thresh else c
+                for c, p in zip(crops, probs)]
+
+    def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:
+        pre = self.rec_pre
+        height, batch_size = int(pre["height"]), int(pre.get("batch_size", 6))
+        max_width, min_width = self._buckets[-1], int(pre.get("min_width", self._buckets[0]))
+        ratios = [c.image.shape[1] / max(c.image.shape[0], 1) for c in crops]
+        order = sorted(range(len(crops)), key=ratios.__getitem__)
+        jobs = []
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            need = max(rec_resized_width(crops[j].image.shape[0], crops[j].image.shape[1], height, max_width)
+                       for j in idx)
+            width = bucket_width(max(need, min_width), self._buckets)
+            batch, widths = prepare_line_batch([crops[j].image for j in idx], pre, width)
+            jobs.append((idx, widths, width, stages.rec.submit(batch)))
+        lines: list[TextLine | None] = [None] * len(crops)
+        for idx, widths, width, future in jobs:
+            probs = future.result()
+            px_per_step = width / probs.shape[1]
+            for j, rw, dec in zip(idx, widths, ctc_greedy_decode(probs, self.bundle.characters)):
+                if dec.score < self.drop_score or not dec.text.strip():
+                    continue
+                crop = crops[j]
+                scale = px_per_step * crop.image.shape[1] / rw  # time step -> displayed crop pixels
+                words = tuple(Word(s.text, quad_from_array(crop.to_image(s.start * scale, s.end * scale)))
+                              for s in split_words(dec, rw / px_per_step))
+                box = crop.to_image(0.0, float(crop.image.shape[1]))
+                lines[j] = TextLine(dec.text, dec.score, quad_from_array(box), words, 180 if crop.flipped else 0)
+        return lines
+
+    def _run(self, img: np.ndarray, stages: _Stages, use_det: bool) -> OCRResult:
+        t0 = time.perf_counter()
+        if use_det:
+            if stages.det is None:
+                raise OCRError(f"bundle {self.bundle.root} has no detection model; use use_det=False")
+            crops = [crop_quad(img, q) for q in self._detect(img, stages)]
+        else:
+            crops = [whole_image_crop(img)]
+        if self.use_cls and crops:
+            crops = self._classify(crops, stages)
+        lines = [line for line in self._recognize(crops, stages) if line is not None]
+        return OCRResult(tuple(lines), (img.shape[0], img.shape[1]), (time.perf_counter() - t0) * 1000.0)
+
+    # ---------------------------------------------------------------- public API
+    def __call__(self, image: ImageInput, *, use_det: bool = True) -> OCRResult:
+        """OCR one image (path, bytes, or uint8 array HxW / HxWx3 BGR / HxWx4 BGRA)."""
+        return self._run(load_image(image), self._latency, use_det)
+
+    def submit(self, image: ImageInput, *, use_det: bool = True) -> "Future[OCRResult]":
+        """Start OCR of one image in the background; returns a concurrent.futures.Future."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ppocr_edge")
+            executor = self._executor
+        return executor.submit(self.__call__, image, use_det=use_det)
+
+    def map(self, images: Iterable[ImageInput], *, use_det: bool = True, workers: int | None = None,
+            return_exceptions: bool = False) -> Iterator[OCRResult | OCRError]:
+        """OCR many images, pipelined: image i+1 is decoded and detected while image i is recognised.
+
+        Results come in input order. With return_exceptions, a bad image yields its OCRError instead of raising.
+        """
+        stages = self._throughput_stages()
+        workers = workers or max(2, stages.rec.jobs)
+
+        def work(image: ImageInput) -> OCRResult:
+            return self._run(load_image(image), stages, use_det)
+
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ppocr_edge_map") as pool:
+            for image in images:
+                pending.append(pool.submit(work, image))
+                if len(pending) >= 2 * workers:
+                    yield self._collect(pending.popleft(), return_exceptions)
+            while pending:
+                yield self._collect(pending.popleft(), return_exceptions)
+
+    @staticmethod
+    def _collect(future: Future, return_exceptions: bool) -> OCRResult | OCRError:
+        try:
+            return future.result()
+        except OCRError as e:
+            if return_exceptions:
+                return e
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def __enter__(self) -> "OCRPipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,93 @@
+"""Model input preparation, faithful to PP-OCR: det resize (multiple of 32), normalisation, rec/cls resize.
+
+These functions are the single source of truth for the SDK, the converters' calibration sets and training-time
+evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DetInput:
+    tensor: np.ndarray  # 1x3xHpxWp float32, normalised; padded to the shape bucket
+    resized_hw: tuple[int, int]  # the region of the tensor holding the image
+    source_hw: tuple[int, int]
+
+
+def det_resize_shape(h: int, w: int, limit_side_len: int, limit_type: str, max_side: int) -> tuple[int, int]:
+    """PP-OCR DetResizeForTest: scale by limit_type ('max', 'min', 'resize_long'), round each side to 32.
+
+    max_side caps the longer side afterwards so that extreme aspect ratios cannot explode the input.
+    """
+    if limit_type == "max":
+        ratio = limit_side_len / max(h, w) if max(h, w) > limit_side_len else 1.0
+    elif limit_type == "min":
+        ratio = limit_side_len / min(h, w) if min(h, w) < limit_side_len else 1.0
+    elif limit_type == "resize_long":
+        ratio = limit_side_len / max(h, w)
+    else:
+        raise ValueError(f"unknown limit_type {limit_type!r}")
+    if max(h, w) * ratio > max_side:
+        ratio = max_side / max(h, w)
+    rh = max(int(round(h * ratio / 32)) * 32, 32)
+    rw = max(int(round(w * ratio / 32)) * 32, 32)
+    return rh, rw
+
+
+def normalize_into(dst: np.ndarray, img: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> None:
+    """Write (img/255 - mean)/std, channels in the image's own order (BGR), as CHW into dst (3xHxW float32)."""
+    h, w = img.shape[:2]
+    f = img.astype(np.float32)
+    for c in range(3):
+        # (x/255 - m)/s == x * (1/(255 s)) - m/s
+        np.multiply(f[:, :, c], 1.0 / (255.0 * std[c]), out=dst[c, :h, :w])
+        dst[c, :h, :w] -= mean[c] / std[c]
+
+
+def prepare_det(img: np.ndarray, pre: dict) -> DetInput:
+    """Resize a BGR page for the DB detector and pad it (with normalised zeros) to a multiple of size_step."""
+    h, w = img.shape[:2]
+    rh, rw = det_resize_shape(h, w, int(pre["limit_side_len"]), str(pre["limit_type"]), int(pre.get("max_side", 4000)))
+    step = int(pre.get("size_step", 32))
+    ph, pw = math.ceil(rh / step) * step, math.ceil(rw / step) * step
+    resized = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR) if (rh, rw) != (h, w) else img
+    tensor = np.zeros((1, 3, ph, pw), dtype=np.float32)
+    normalize_into(tensor[0], resized, pre["mean"], pre["std"])
+    return DetInput(tensor, (rh, rw), (h, w))
+
+
+def rec_resized_width(h: int, w: int, height: int, max_width: int) -> int:
+    """Width of a crop resized to the model height keeping its aspect ratio (PP-OCR: ceil), within [1, max_width]."""
+    return max(1, min(max_width, int(math.ceil(height * w / max(h, 1)))))
+
+
+def bucket_width(width: int, buckets: Sequence[int]) -> int:
+    """Smallest bucket >= width (the largest bucket if none is)."""
+    for b in buckets:
+        if b >= width:
+            return int(b)
+    return int(buckets[-1])
+
+
+def prepare_line_batch(crops: Sequence[np.ndarray], pre: dict, target_width: int) -> tuple[np.ndarray, list[int]]:
+    """Resize crops to the model height, normalise to [-1, 1] (mean/std from the manifest) and right-pad with 0.
+
+    Returns the NCHW batch and each crop's resized width (its valid region, needed to map time steps back).
+    """
+    height = int(pre["height"])
+    mean, std = pre["mean"], pre["std"]
+    batch = np.zeros((len(crops), 3, height, target_width), dtype=np.float32)
+    widths = []
+    for i, crop in enumerate(crops):
+        rw = rec_resized_width(crop.shape[0], crop.shape[1], height, target_width)
+        resized = cv2.resize(crop, (rw, height), interpolation=cv2.INTER_LINEAR)
+        normalize_into(batch[i], resized, mean, std)
+        widths.append(rw)
+    return batch, widths

@@ -18,20 +18,38 @@ def order_clockwise(pts: np.ndarray) -> np.ndarray:
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
-def sort_reading_order(quads: list[np.ndarray], same_line_px: float = 10.0) -> list[int]:
-    """PP-OCR reading order: sort by top-left (y, x); boxes whose top differs by < same_line_px read left to right.
+def sort_reading_order(quads: list[np.ndarray], same_line: float = 0.5) -> list[int]:
+    """Reading order: group boxes into lines along their baseline, lines top to bottom, boxes left to right.
 
+    A box joins a line when its centre lies within same_line x (the smaller box height) of the line's nearest box's
+    centre line, extended along that box's slope; so skewed pages keep their lines together (PP-OCR's fixed
+    10-pixel tolerance on the top-left y splits a line of a page skewed by a degree or two).
     Returns the permutation (indices into quads).
     """
-    order = sorted(range(len(quads)), key=lambda i: (float(quads[i][0][1]), float(quads[i][0][0])))
-    for i in range(len(order) - 1):
-        for j in range(i, -1, -1):
-            a, b = quads[order[j]][0], quads[order[j + 1]][0]
-            if abs(float(b[1]) - float(a[1])) < same_line_px and float(b[0]) < float(a[0]):
-                order[j], order[j + 1] = order[j + 1], order[j]
-            else:
-                break
-    return order
+    if not quads:
+        return []
+    q = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    cx, cy = q[:, :, 0].mean(axis=1), q[:, :, 1].mean(axis=1)
+    height = (np.linalg.norm(q[:, 3] - q[:, 0], axis=1) + np.linalg.norm(q[:, 2] - q[:, 1], axis=1)) / 2
+    dx = (q[:, 1, 0] - q[:, 0, 0]) + (q[:, 2, 0] - q[:, 3, 0])
+    dy = (q[:, 1, 1] - q[:, 0, 1]) + (q[:, 2, 1] - q[:, 3, 1])
+    slope = np.where(np.abs(dx) > 1e-6, dy / np.where(np.abs(dx) > 1e-6, dx, 1.0), 0.0)
+    slope = np.clip(slope, -1.0, 1.0)  # steeper than 45 degrees: treat as its own line
+    lines: list[list[int]] = []
+    for i in np.argsort(cy, kind="stable"):
+        best, best_err = None, None
+        for line in lines:
+            j = min(line, key=lambda k: abs(cx[k] - cx[i]))
+            err = abs(cy[i] - (cy[j] + slope[j] * (cx[i] - cx[j])))
+            if err < same_line * min(height[i], height[j]) and (best_err is None or err < best_err):
+                best, best_err = line, err
+        if best is None:
+            lines.append([int(i)])
+        else:
+            best.append(int(i))
+    # order lines by where they cross x = 0 (their intercept), which is robust to page skew
+    lines.sort(key=lambda line: float(np.mean([cy[k] - slope[k] * cx[k] for k in line])))
+    return [k for line in lines for k in sorted(line, key=lambda k: cx[k])]
 
 
 @dataclass(frozen=True)

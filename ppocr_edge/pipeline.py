@@ -24,6 +24,9 @@ from .preprocess import bucket_width, prepare_det, prepare_line_batch, rec_resiz
 from .results import OCRResult, TextLine, Word, quad_from_array
 
 
+DET_RESIZE_KEYS = ("limit_side_len", "limit_type", "max_side", "size_step")
+
+
 def default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "ppocr_edge", "openvino")
@@ -46,7 +49,9 @@ class OCRPipeline:
         cache_dir: OpenVINO compiled-model cache (None: ~/.cache/ppocr_edge/openvino; "" disables caching).
         threads: CPU threads per inference (None: all cores).
         drop_score: lines recognised with a lower confidence are dropped (None: the bundle's value).
-        det_options / rec_options: overrides of the bundle's det post-processing and rec settings.
+        det_options: overrides of the bundle's det resize (limit_side_len, limit_type, max_side, size_step) and
+            DB post-processing (thresh, box_thresh, unclip_ratio, max_candidates, use_dilation, score_mode, min_size).
+        rec_options: overrides of the bundle's rec settings (batch_size, width_buckets, min_width).
     """
 
     def __init__(self, bundle: str | Path | Bundle | None = None, *, use_cls: bool = True, device: str = "CPU",
@@ -60,8 +65,13 @@ class OCRPipeline:
         self._threads = threads
         self._models = {e.role: read_model(e.xml) for e in (b.det, b.rec, b.cls) if e is not None}
         self._check_models()
-        self.det_pre = dict(b.det.preprocess) if b.det else {}
-        self.det_params = DBParams.from_dict({**(b.det.postprocess if b.det else {}), **(det_options or {})})
+        det_options = dict(det_options or {})
+        unknown = set(det_options) - set(DET_RESIZE_KEYS) - set(DBParams.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown det_options {sorted(unknown)}")
+        self.det_pre = {**(b.det.preprocess if b.det else {}),
+                        **{k: v for k, v in det_options.items() if k in DET_RESIZE_KEYS}}
+        self.det_params = DBParams.from_dict({**(b.det.postprocess if b.det else {}), **det_options})
         self.rec_pre = {**b.rec.preprocess, **(rec_options or {})}
         self.rec_post = dict(b.rec.postprocess)
         self.drop_score = float(self.rec_post.get("drop_score", 0.5) if drop_score is None else drop_score)

@@ -1,0 +1,56 @@
+"""The embedded bundle is exactly what `python -m convert.official_v3` produces from the official ONNX models,
+and its IR computes what the official models compute."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from convert.official_v3 import fetch_official_onnx
+from convert.paddle_onnx import convert
+from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle
+from ppocr_edge.image_io import load_image
+from ppocr_edge.preprocess import prepare_det, prepare_line_batch
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "receipt.png"
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory) -> dict[str, Path]:
+    try:
+        return fetch_official_onnx(tmp_path_factory.mktemp("official"))
+    except (subprocess.CalledProcessError, OSError) as e:  # no package registry reachable
+        pytest.skip(f"cannot download rapidocr_onnxruntime==1.2.3 for the official ONNX models: {e}")
+
+
+def test_conversion_reproduces_embedded_bundle(official, tmp_path):
+    out = tmp_path / "bundle"
+    convert(official["det"], official["rec"], official["cls"], out, notice=REPO / "NOTICE",
+            source=json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())["source"]["origin"])
+    ours = json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())
+    new = json.loads((out / "manifest.json").read_text())
+    assert new["files"] == ours["files"]  # same IR bytes, same dictionary
+    assert new["models"] == ours["models"]
+    assert len(load_bundle(out).characters) == 6624  # 6623 dictionary entries + space
+
+
+def test_ir_matches_official_onnx(official):
+    core = ov.Core()
+    bundle = load_bundle()
+    cfg = {"INFERENCE_PRECISION_HINT": "f32"}
+    img = load_image(SAMPLE)
+    det_in = prepare_det(img, bundle.det.preprocess).tensor
+    crops = [img[40:90, 30:520], img[110:150, 30:400]]
+    rec_in, _ = prepare_line_batch(crops, bundle.rec.preprocess, 640)
+    cls_in, _ = prepare_line_batch(crops, bundle.cls.preprocess, 192)
+    for role, x in (("det", det_in), ("rec", rec_in), ("cls", cls_in)):
+        ref = core.compile_model(str(official[role]), "CPU", cfg)(x)[0]
+        got = core.compile_model(str(getattr(bundle, role).xml), "CPU", cfg)(x)[0]
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() < 1e-5, role

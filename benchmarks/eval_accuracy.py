@@ -1,0 +1,358 @@
+"""Accuracy of an OCR engine on the real-image dev sets (detection, end-to-end and recognition).
+
+    python benchmarks/eval_accuracy.py [--data ../shared/data/real_dev] [--bundle DIR] [--no-cls] [--limit N]
+                                       [--out results.md] [--json results.json] [--details errors.jsonl]
+
+Sets (PaddleOCR label format, see ppocr_edge.datasets):
+
+* det/ic15_sample: ICDAR 2015 scene images, word-level quads. Scored with our line boxes and, because the GT is
+  per word, also with our word boxes (every ``Word`` of every line is one prediction).
+* det/sroie_dev: SROIE receipts, line boxes; labels are mostly uppercase, texts are compared case-insensitively.
+* rec/ic15_test_2077: ICDAR 2015 word crops, recognised without detection (``use_det=False``); the prediction is
+  the text of the returned lines joined by spaces.
+
+Metrics are those of ppocr_edge.metrics: detection precision / recall / hmean at IoU >= 0.5 with one-to-one
+matching and ICDAR "###" don't-care handling; end-to-end is the same matching where a pair counts only when the
+normalised texts are equal (``--normalize``, default: case-insensitive, whitespace collapsed); recognition is
+exact-match accuracy (case-sensitive, and ICDAR 2015 lowercase-alphanumeric) and 1 - normalised edit distance.
+
+Other engines plug in through the ``Engine`` callable: ``engine(image_path, use_det=True) -> list[EngineLine]``.
+Build one (e.g. an adapter around benchmarks/peer_worker.py) and call ``evaluate(engine, ...)`` from another
+script; ``PPOCREdgeEngine`` is the adapter for this project's OCRPipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ppocr_edge.datasets import DetSample, RecSample, TextRegion, read_det_labels, read_rec_labels
+from ppocr_edge.metrics import DetCounter, ImageMatch, NormalizeMode, RecCounter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "real_dev"
+
+Box = Sequence[Sequence[float]]
+
+
+@dataclass(frozen=True)
+class EngineLine:
+    """One recognised line as an engine reports it.
+
+    box: polygon points (x, y) in image pixels. words: (text, box) per word, or None when the engine has no word
+    boxes (word-level scoring is then skipped). score: the recognition confidence, when the engine has one.
+    """
+
+    text: str
+    box: Box
+    words: tuple[tuple[str, Box], ...] | None = None
+    score: float | None = None
+
+
+Engine = Callable[..., list[EngineLine]]  # engine(image_path: str, use_det: bool = True) -> list[EngineLine]
+
+
+class PPOCREdgeEngine:
+    """Adapter: ppocr_edge.OCRPipeline as an ``Engine``.
+
+    Detection mode uses the pipeline as configured (its drop_score included). Recognition-only mode uses a second
+    pipeline with ``rec_drop_score`` (default 0: keep every result), so that recognition accuracy measures the
+    recogniser rather than the confidence filter; scores are returned, so the effect of the filter can be computed.
+    """
+
+    name = "ppocr_edge"
+
+    def __init__(self, bundle: str | os.PathLike | None = None, *, use_cls: bool = True,
+                 rec_drop_score: float | None = 0.0):
+        from ppocr_edge import OCRPipeline
+
+        self._make = lambda drop: OCRPipeline(bundle, use_cls=use_cls, drop_score=drop)
+        self.ocr = self._make(None)
+        self.drop_score = self.ocr.drop_score
+        self._rec_drop_score = rec_drop_score
+        self._rec_ocr: Any = None
+        self.description = f"ppocr_edge bundle {self.ocr.bundle.root}, cls {'on' if self.ocr.use_cls else 'off'}"
+
+    def __call__(self, image_path: str, use_det: bool = True) -> list[EngineLine]:
+        ocr = self.ocr
+        if not use_det and self._rec_drop_score is not None and self._rec_drop_score != self.drop_score:
+            if self._rec_ocr is None:
+                self._rec_ocr = self._make(self._rec_drop_score)
+            ocr = self._rec_ocr
+        result = ocr(image_path, use_det=use_det)
+        return [EngineLine(line.text, line.box, tuple((w.text, w.box) for w in line.words), line.score)
+                for line in result.lines]
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class SetResult:
+    """Scores of one data set."""
+
+    name: str
+    kind: str  # "det" or "rec"
+    samples: int
+    seconds: float  # engine time only (sum of per-image calls)
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # per box level ("lines"/"words") or "rec"
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "samples": self.samples, "seconds": round(self.seconds, 3),
+                "images_per_s": round(self.images_per_s, 3), "scores": self.scores}
+
+
+def _round(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 5) if isinstance(v, float) else v for k, v in d.items()}
+
+
+def _match_details(sample: DetSample, preds: list[TextRegion], m: ImageMatch, level: str) -> dict[str, Any]:
+    """Per-image record of what matched and what did not (for --details)."""
+    gts = sample.regions
+
+    def pts(r: TextRegion) -> list[list[float]]:
+        return [[round(float(x), 1), round(float(y), 1)] for x, y in r.points]
+
+    return {
+        "image": sample.image_path.name, "level": level,
+        "pairs": [{"gt": gts[g].text, "pred": preds[p].text, "iou": round(iou, 3), "text_ok": ok}
+                  for (g, p, iou), ok in zip(m.pairs, m.text_correct)],
+        "missed": [{"gt": gts[g].text, "box": pts(gts[g])} for g in m.missed_gt],
+        "false": [{"pred": preds[p].text, "box": pts(preds[p])} for p in m.false_pred],
+        "ignored_preds": [preds[p].text for p in m.ignored_pred],
+    }
+
+
+def evaluate_det(engine: Engine, name: str, samples: Sequence[DetSample], *, word_level: bool,
+                 normalize: NormalizeMode = "default", progress: Callable[[Iterable], Iterable] = iter) -> SetResult:
+    """Detection + end-to-end scores with line boxes (and word boxes when word_level and the engine has them)."""
+    counters = {"lines": DetCounter(normalize=normalize)}
+    if word_level:
+        counters["words"] = DetCounter(normalize=normalize)
+    result = SetResult(name, "det", len(samples), 0.0)
+    words_missing = False
+    for sample in progress(samples):
+        t0 = time.perf_counter()
+        lines = engine(str(sample.image_path), use_det=True)
+        result.seconds += time.perf_counter() - t0
+        preds = {"lines": [TextRegion.from_points(line.box, line.text) for line in lines]}
+        if word_level:
+            words_missing |= any(line.words is None for line in lines)
+            preds["words"] = [TextRegion.from_points(box, text) for line in lines for text, box in (line.words or ())]
+        for level, counter in counters.items():
+            m = counter.add(sample.regions, preds[level])
+            result.details.append(_match_details(sample, preds[level], m, level))
+    for level, counter in counters.items():
+        if level == "words" and words_missing:
+            continue  # the engine does not report word boxes
+        result.scores[level] = _round(counter.scores().to_dict())
+    return result
+
+
+def evaluate_rec(engine: Engine, name: str, samples: Sequence[RecSample], *, drop_score: float | None = None,
+                 progress: Callable[[Iterable], Iterable] = iter) -> SetResult:
+    """Recognition scores without detection. With drop_score, also the scores when results below it are dropped."""
+    counter, filtered = RecCounter(), RecCounter()
+    result = SetResult(name, "rec", len(samples), 0.0)
+    below = empty = 0
+    for sample in progress(samples):
+        t0 = time.perf_counter()
+        lines = engine(str(sample.image_path), use_det=False)
+        result.seconds += time.perf_counter() - t0
+        text = " ".join(line.text for line in lines)
+        ok = counter.add(text, sample.label)
+        empty += not text
+        kept = [line for line in lines
+                if drop_score is None or line.score is None or line.score >= drop_score]
+        below += len(kept) < len(lines)
+        filtered.add(" ".join(line.text for line in kept), sample.label)
+        if not ok:
+            result.details.append({"image": sample.image_path.name, "label": sample.label, "pred": text,
+                                   "score": [round(line.score, 4) for line in lines if line.score is not None]})
+    result.scores["rec"] = {**_round(counter.scores().to_dict()), "empty_predictions": empty}
+    if drop_score is not None:
+        result.scores["rec_with_drop_score"] = {**_round(filtered.scores().to_dict()), "drop_score": drop_score,
+                                                "below_drop_score": below}
+    return result
+
+
+@dataclass(frozen=True)
+class DataSet:
+    name: str
+    kind: str  # "det" or "rec"
+    path: str  # label file, relative to the data root
+    word_level: bool = False
+
+
+DATASETS = (
+    DataSet("ic15_sample", "det", "det/ic15_sample/labels.txt", word_level=True),
+    DataSet("sroie_dev", "det", "det/sroie_dev/labels.txt"),
+    DataSet("ic15_test_2077", "rec", "rec/ic15_test_2077/labels.txt"),
+)
+
+
+def evaluate(engine: Engine, data_root: str | os.PathLike, *, sets: Sequence[str] | None = None,
+             limit: int | None = None, normalize: NormalizeMode = "default", drop_score: float | None = None,
+             progress: Callable[[Iterable], Iterable] = iter) -> list[SetResult]:
+    """Run engine over the dev sets under data_root (all of DATASETS unless sets names some)."""
+    root = Path(data_root)
+    results = []
+    for ds in DATASETS:
+        if sets and ds.name not in sets:
+            continue
+        label_file = root / ds.path
+        if ds.kind == "det":
+            samples: Sequence[Any] = read_det_labels(label_file)[:limit]
+            results.append(evaluate_det(engine, ds.name, samples, word_level=ds.word_level, normalize=normalize,
+                                        progress=progress))
+        else:
+            samples = read_rec_labels(label_file)[:limit]
+            results.append(evaluate_rec(engine, ds.name, samples, drop_score=drop_score, progress=progress))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _f(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def markdown_report(results: Sequence[SetResult], *, title: str, command: str, meta: dict[str, str]) -> str:
+    out = [f"# {title}", "", "```", command, "```", ""]
+    out += [f"- {k}: {v}" for k, v in meta.items()]
+    det = [r for r in results if r.kind == "det"]
+    rec = [r for r in results if r.kind == "rec"]
+    if det:
+        out += ["", "## Detection and end-to-end (IoU >= 0.5, one-to-one, `###` regions ignored)", "",
+                "| set | boxes | images | GT (ignored) | preds (ignored) | det P | det R | det H | "
+                "e2e P | e2e R | e2e H | img/s |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in det:
+            for level, s in r.scores.items():
+                out.append(f"| {r.name} | {level} | {s['images']} | {s['gt']} ({s['gt_ignored']}) | "
+                           f"{s['pred']} ({s['pred_ignored']}) | {_f(s['precision'])} | {_f(s['recall'])} | "
+                           f"{_f(s['hmean'])} | {_f(s['e2e_precision'])} | {_f(s['e2e_recall'])} | "
+                           f"{_f(s['e2e_hmean'])} | {r.images_per_s:.2f} |")
+    if rec:
+        out += ["", "## Recognition (no detection)", "",
+                "| set | crops | acc (case-sensitive) | acc (IC15: lowercase alnum) | 1-NED | 1-NED (alnum) | "
+                "empty preds | crops/s |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in rec:
+            s = r.scores["rec"]
+            out.append(f"| {r.name} | {s['samples']} | {_f(s['accuracy'])} | {_f(s['accuracy_alnum'])} | "
+                       f"{_f(s['one_minus_ned'])} | {_f(s['one_minus_ned_alnum'])} | {s['empty_predictions']} | "
+                       f"{r.images_per_s:.1f} |")
+            d = r.scores.get("rec_with_drop_score")
+            if d:
+                out.append(f"| {r.name}, results < drop_score {d['drop_score']:g} dropped | {d['samples']} | "
+                           f"{_f(d['accuracy'])} | {_f(d['accuracy_alnum'])} | {_f(d['one_minus_ned'])} | "
+                           f"{_f(d['one_minus_ned_alnum'])} | {d['below_drop_score']} dropped | |")
+    out += ["", "Scores in %. P / R / H: precision / recall / harmonic mean, counted over the whole set. "
+            "A prediction more than half inside an ignore region is discarded; e2e counts a match only when the "
+            f"texts are equal after normalisation ({meta.get('e2e text normalisation', 'default')}). "
+            "`words`: every recognised word with its own box is one prediction (the IC15 GT is per word). "
+            "1-NED: mean of 1 - edit distance / max length. img/s: sequential single-image calls, engine time "
+            "only (image decoding included, model loading excluded), on a shared machine: indicative only.", ""]
+    return "\n".join(out)
+
+
+def _progress(desc: str, quiet: bool) -> Callable[[Iterable], Iterable]:
+    if quiet:
+        return iter
+    from tqdm import tqdm
+
+    def wrap(items: Iterable) -> Iterable:
+        return tqdm(items, desc=desc, file=sys.stderr, leave=False)
+
+    return wrap
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="root of real_dev (default: %(default)s)")
+    p.add_argument("--bundle", type=Path, help="model bundle directory (default: the embedded PP-OCRv3 bundle)")
+    p.add_argument("--no-cls", action="store_true", help="disable the text direction classifier")
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples of each set")
+    p.add_argument("--sets", nargs="+", choices=[d.name for d in DATASETS], help="sets to run (default: all)")
+    p.add_argument("--normalize", choices=["exact", "default", "alnum"], default="default",
+                   help="e2e text comparison: default = case-insensitive, whitespace collapsed")
+    p.add_argument("--rec-drop-score", type=float, default=0.0,
+                   help="drop_score for the recognition-only set (default 0: score every crop)")
+    p.add_argument("--out", type=Path, help="also write the Markdown report here")
+    p.add_argument("--json", type=Path, help="write the scores as JSON here")
+    p.add_argument("--details", type=Path, help="write per-image matches / recognition errors as JSON lines here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+
+    t0 = time.perf_counter()
+    engine = PPOCREdgeEngine(a.bundle, use_cls=not a.no_cls, rec_drop_score=a.rec_drop_score)
+    load_s = time.perf_counter() - t0
+    results = []
+    for ds in DATASETS:
+        if a.sets and ds.name not in a.sets:
+            continue
+        results += evaluate(engine, a.data, sets=[ds.name], limit=a.limit, normalize=a.normalize,
+                            drop_score=engine.drop_score, progress=_progress(ds.name, a.quiet))
+    total_s = time.perf_counter() - t0
+
+    import openvino
+
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(["python", "benchmarks/eval_accuracy.py", *argv_list])
+    meta = {
+        "engine": engine.description,
+        "data": str(Path(a.data).resolve()),
+        "e2e text normalisation": {"default": "case-insensitive, whitespace collapsed", "exact": "exact",
+                                   "alnum": "lowercase [a-z0-9] only"}[a.normalize],
+        "detection drop_score": f"{engine.drop_score:g}",
+        "limit": str(a.limit) if a.limit else "none (full sets)",
+        "runtime": f"openvino {openvino.__version__}, python {platform.python_version()}, "
+                   f"{_cpu_name()}, {os.cpu_count()} CPUs",
+        "wall time": f"{total_s:.1f} s (model load {load_s:.1f} s)",
+    }
+    report = markdown_report(results, title="Accuracy on real_dev", command=command, meta=meta)
+    print(report)
+    _write(a.out, report)
+    if a.json:
+        doc = {"command": command, "meta": meta, "sets": [r.to_dict() for r in results]}
+        _write(a.json, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    if a.details:
+        rows = [json.dumps({"set": r.name, **d}, ensure_ascii=False) for r in results for d in r.details]
+        _write(a.details, "\n".join(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

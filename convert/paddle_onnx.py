@@ -23,7 +23,7 @@ DET_POST = {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5, "max_candidat
             "score_mode": "fast", "min_size": 3}
 REC_PRE = {"height": 48, "min_width": 320, "width_buckets": [320, 480, 640, 960, 1280, 1920, 2560],
            "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "channel_order": "BGR"}
-REC_POST = {"drop_score": 0.5, "blank_index": 0}
+REC_POST = {"drop_score": 0.5}  # CTC blank is class 0; class i is dictionary entry i - 1
 CLS_PRE = {"height": 48, "width": 192, "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
            "channel_order": "BGR"}
 CLS_POST = {"labels": ["0", "180"], "thresh": 0.9}

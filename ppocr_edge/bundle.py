@@ -53,10 +53,34 @@ class Bundle:
         return str(self.manifest.get("name", self.root.name))
 
 
-def _require(d: dict[str, Any], key: str, where: str) -> Any:
-    if key not in d:
+# settings each model's runtime needs from the manifest: (section, key, type)
+REQUIRED: dict[str, list[tuple[str, str, type | tuple[type, ...]]]] = {
+    "det": [("preprocess", "limit_side_len", int), ("preprocess", "limit_type", str),
+            ("preprocess", "mean", list), ("preprocess", "std", list)],
+    "rec": [("preprocess", "height", int), ("preprocess", "width_buckets", list),
+            ("preprocess", "mean", list), ("preprocess", "std", list)],
+    "cls": [("preprocess", "height", int), ("preprocess", "width", int), ("preprocess", "mean", list),
+            ("preprocess", "std", list), ("postprocess", "labels", list)],
+}
+
+
+def _require(d: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
+    if not isinstance(d, dict) or key not in d:
         raise BundleError(f"{where}: missing key {key!r}")
+    if not isinstance(d[key], kind) or isinstance(d[key], bool) and kind is int:
+        raise BundleError(f"{where}: {key!r} has the wrong type ({type(d[key]).__name__})")
     return d[key]
+
+
+def _check_settings(role: str, spec: dict[str, Any], where: str) -> None:
+    for section, key, kind in REQUIRED[role]:
+        value = _require(_require(spec, section, where, dict), key, f"{where}.{section}", kind)
+        if key in ("mean", "std") and (len(value) != 3 or not all(isinstance(v, (int, float)) for v in value)):
+            raise BundleError(f"{where}.{section}: {key!r} must be 3 numbers")
+        if key == "width_buckets" and (not value or not all(isinstance(v, int) and v > 0 for v in value)):
+            raise BundleError(f"{where}.{section}: 'width_buckets' must be positive integers")
+    if role == "cls" and "180" not in spec["postprocess"]["labels"]:
+        raise BundleError(f"{where}.postprocess: cls 'labels' must contain '180'")
 
 
 def _checked_file(root: Path, name: str, hashes: dict[str, str], verify: bool) -> Path:
@@ -95,8 +119,8 @@ def load_bundle(root: str | Path | None = None, verify: bool = True) -> Bundle:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(f"{mpath}: format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-    hashes = _require(manifest, "files", str(mpath))
-    models = _require(manifest, "models", str(mpath))
+    hashes = _require(manifest, "files", str(mpath), dict)
+    models = _require(manifest, "models", str(mpath), dict)
 
     entries: dict[str, ModelEntry | None] = {}
     for role in ("det", "rec", "cls"):
@@ -104,13 +128,18 @@ def load_bundle(root: str | Path | None = None, verify: bool = True) -> Bundle:
         if spec is None:
             entries[role] = None
             continue
-        xml = _checked_file(root, _require(spec, "xml", f"{mpath} models.{role}"), hashes, verify)
-        binf = _checked_file(root, _require(spec, "bin", f"{mpath} models.{role}"), hashes, verify)
-        entries[role] = ModelEntry(role, xml, binf, dict(spec.get("preprocess", {})), dict(spec.get("postprocess", {})))
+        where = f"{mpath} models.{role}"
+        if not isinstance(spec, dict):
+            raise BundleError(f"{where}: expected an object, got {type(spec).__name__}")
+        _check_settings(role, spec, where)
+        xml = _checked_file(root, _require(spec, "xml", where, str), hashes, verify)
+        binf = _checked_file(root, _require(spec, "bin", where, str), hashes, verify)
+        post = _require(spec, "postprocess", where, dict) if "postprocess" in spec else {}
+        entries[role] = ModelEntry(role, xml, binf, dict(spec["preprocess"]), dict(post))
     rec = entries["rec"]
     if rec is None:
         raise BundleError(f"{mpath}: a bundle needs at least a 'rec' model")
-    dict_name = _require(models["rec"], "dictionary", f"{mpath} models.rec")
+    dict_name = _require(models["rec"], "dictionary", f"{mpath} models.rec", str)
     chars = read_dictionary(_checked_file(root, dict_name, hashes, verify))
     if models["rec"].get("use_space_char", False):
         chars.append(" ")

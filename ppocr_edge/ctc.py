@@ -15,14 +15,17 @@ class Decoded:
     steps: tuple[int, ...]  # time step of each character of text (first step of its run)
 
 
-def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str], blank: int = 0) -> list[Decoded]:
-    """Greedy decode a [N, T, C] probability batch: argmax, collapse repeats, drop blanks. Class i -> characters[i-1]."""
+def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Decoded]:
+    """Greedy decode a [N, T, C] probability batch: argmax, collapse repeats, drop blanks.
+
+    PP-OCR convention: class 0 is the blank, class i >= 1 is characters[i - 1].
+    """
     idx = probs.argmax(axis=2)
     conf = probs.max(axis=2)
     out = []
     for n in range(idx.shape[0]):
         row = idx[n]
-        keep = row != blank
+        keep = row != 0
         keep[1:] &= row[1:] != row[:-1]
         steps = np.flatnonzero(keep)
         text = "".join(characters[int(c) - 1] for c in row[steps])

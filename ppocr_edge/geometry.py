@@ -61,6 +61,7 @@ class Crop:
     width: int  # rectified crop size before rotation
     height: int
     rotated90: bool  # tall crop rotated counter-clockwise so text runs left to right
+    source_size: tuple[int, int]  # (height, width) of the source image
     flipped: bool = False  # turned 180 degrees by the direction classifier
 
     def to_image(self, x0: float, x1: float) -> np.ndarray:
@@ -78,7 +79,8 @@ class Crop:
         return order_clockwise(mapped[:, :2] / mapped[:, 2:3])
 
     def with_flip(self) -> "Crop":
-        return Crop(cv2.rotate(self.image, cv2.ROTATE_180), self.inverse, self.width, self.height, self.rotated90, True)
+        return Crop(cv2.rotate(self.image, cv2.ROTATE_180), self.inverse, self.width, self.height, self.rotated90,
+                    self.source_size, True)
 
 
 def crop_quad(img: np.ndarray, quad: np.ndarray, rotate_ratio: float = 1.5) -> Crop:
@@ -96,10 +98,10 @@ def crop_quad(img: np.ndarray, quad: np.ndarray, rotate_ratio: float = 1.5) -> C
     rotated = h / w >= rotate_ratio
     if rotated:
         out = np.ascontiguousarray(np.rot90(out))
-    return Crop(out, np.linalg.inv(m.astype(np.float64)), w, h, rotated)
+    return Crop(out, np.linalg.inv(m.astype(np.float64)), w, h, rotated, (img.shape[0], img.shape[1]))
 
 
 def whole_image_crop(img: np.ndarray) -> Crop:
     """The whole image as one text line (no detection)."""
     h, w = img.shape[:2]
-    return Crop(img, np.eye(3), w, h, False)
+    return Crop(img, np.eye(3), w, h, False, (h, w))

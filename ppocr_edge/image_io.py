@@ -14,11 +14,19 @@ from .errors import ImageError
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
 
+def _png_with_alpha(data: bytes) -> bool:
+    # PNG signature, then the IHDR chunk; byte 25 is the colour type: 4 = gray+alpha, 6 = RGBA
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 25 and data[25] in (4, 6)
+
+
 def _decode_bytes(data: bytes, source: str) -> np.ndarray:
     if len(data) == 0:
         raise ImageError(f"{source}: empty file")
     buf = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    # ANYDEPTH|ANYCOLOR keeps gray and 16-bit pixels and applies the EXIF orientation; UNCHANGED (which ignores EXIF)
+    # is needed only to keep a PNG's alpha channel
+    flags = cv2.IMREAD_UNCHANGED if _png_with_alpha(data) else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    img = cv2.imdecode(buf, flags)
     if img is None:
         raise ImageError(f"{source}: not a decodable image")
     return img
@@ -48,6 +56,8 @@ def to_bgr(img: np.ndarray, source: str = "image") -> np.ndarray:
         img = (img.astype(np.uint32) * 255 // 65535).astype(np.uint8)
     elif img.dtype != np.uint8:
         raise ImageError(f"{source}: dtype {img.dtype} is not supported; pass uint8 (or uint16) pixels")
+    if img.size == 0:
+        raise ImageError(f"{source}: empty image (shape {img.shape})")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 2:
@@ -57,8 +67,6 @@ def to_bgr(img: np.ndarray, source: str = "image") -> np.ndarray:
         img = (img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
     elif not (img.ndim == 3 and img.shape[2] == 3):
         raise ImageError(f"{source}: shape {img.shape} is not HxW, HxWx1, HxWx3 or HxWx4")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ImageError(f"{source}: empty image (shape {img.shape})")
     return np.ascontiguousarray(img)
 
 

@@ -21,7 +21,7 @@ from .errors import BundleError, OCRError
 from .geometry import Crop, crop_quad, order_clockwise, sort_reading_order, whole_image_crop
 from .image_io import ImageInput, load_image
 from .preprocess import bucket_width, prepare_det, prepare_line_batch, rec_resized_width
-from .results import OCRResult, TextLine, Word, quad_from_array
+from .results import OCRResult, Quad, TextLine, Word, quad_from_array
 
 
 DET_RESIZE_KEYS = ("limit_side_len", "limit_type", "max_side", "size_step")
@@ -168,11 +168,19 @@ class OCRPipeline:
                     continue
                 crop = crops[j]
                 scale = px_per_step * crop.image.shape[1] / rw  # time step -> displayed crop pixels
-                words = tuple(Word(s.text, quad_from_array(crop.to_image(s.start * scale, s.end * scale)))
+                words = tuple(Word(s.text, self._quad(crop, s.start * scale, s.end * scale))
                               for s in split_words(dec, rw / px_per_step))
-                box = crop.to_image(0.0, float(crop.image.shape[1]))
-                lines[j] = TextLine(dec.text, dec.score, quad_from_array(box), words, 180 if crop.flipped else 0)
+                box = self._quad(crop, 0.0, float(crop.image.shape[1]))
+                lines[j] = TextLine(dec.text, dec.score, box, words, 180 if crop.flipped else 0)
         return lines
+
+    @staticmethod
+    def _quad(crop: Crop, x0: float, x1: float) -> Quad:
+        """Source-image quad of a span of crop columns, clipped to the image."""
+        pts = crop.to_image(x0, x1)
+        np.clip(pts[:, 0], 0, crop.source_size[1], out=pts[:, 0])
+        np.clip(pts[:, 1], 0, crop.source_size[0], out=pts[:, 1])
+        return quad_from_array(pts)
 
     def _run(self, img: np.ndarray, stages: _Stages, use_det: bool) -> OCRResult:
         t0 = time.perf_counter()
@@ -185,6 +193,8 @@ class OCRPipeline:
         if self.use_cls and crops:
             crops = self._classify(crops, stages)
         lines = [line for line in self._recognize(crops, stages) if line is not None]
+        if len(lines) > 1 and 2 * sum(line.angle == 180 for line in lines) > len(lines):
+            lines.reverse()  # an upside-down page: its reading order runs from the image's bottom-right
         return OCRResult(tuple(lines), (img.shape[0], img.shape[1]), (time.perf_counter() - t0) * 1000.0)
 
     # ---------------------------------------------------------------- public API

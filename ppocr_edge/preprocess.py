@@ -34,10 +34,12 @@ def det_resize_shape(h: int, w: int, limit_side_len: int, limit_type: str, max_s
         ratio = limit_side_len / max(h, w)
     else:
         raise ValueError(f"unknown limit_type {limit_type!r}")
-    if max(h, w) * ratio > max_side:
-        ratio = max_side / max(h, w)
     rh = max(int(round(h * ratio / 32)) * 32, 32)
     rw = max(int(round(w * ratio / 32)) * 32, 32)
+    if max(rh, rw) > max_side:
+        ratio = max_side / max(h, w)
+        rh = max(int(h * ratio / 32) * 32, 32)
+        rw = max(int(w * ratio / 32) * 32, 32)
     return rh, rw
 
 

@@ -128,8 +128,6 @@ def test_invalid_manifest(bundle_dir, edit):
     pytest.param(lambda m: m.__setitem__("files", list(m["files"])), id="files-is-a-list"),
     pytest.param(lambda m: m["models"].__setitem__("det", "det.xml"), id="model-entry-is-a-string"),
 ])
-@pytest.mark.xfail(strict=True, reason="load_bundle assumes JSON objects: a manifest with a list/string where an "
-                   "object belongs raises AttributeError/TypeError instead of BundleError")
 def test_manifest_with_wrong_json_types(bundle_dir, edit):
     m = _manifest(bundle_dir)
     edit(m)
@@ -184,10 +182,6 @@ def test_cls_labels_must_match_the_cls_model(bundle_dir):
     pytest.param(lambda m: m["models"]["cls"]["postprocess"].__setitem__("labels", ["0", "upside-down"]),
                  id="cls-no-180-label"),
 ])
-@pytest.mark.xfail(strict=True, reason="required pre/post-processing settings are not validated when the bundle is "
-                   "loaded: a missing key surfaces as KeyError (rec width_buckets: at OCRPipeline(); rec height, det "
-                   "limit_side_len: at the first ocr() call) and a cls labels list without '180' as ValueError in "
-                   "_classify, instead of BundleError")
 def test_incomplete_model_settings_are_bundle_errors(bundle_dir, ov_cache_dir, edit):
     _rewrite(bundle_dir, edit)
     img = np.full((64, 200, 3), 255, np.uint8)
@@ -306,8 +300,6 @@ def test_empty_color_arrays(ocr, shape):
 
 @pytest.mark.parametrize("shape,dtype", [((0, 0), np.uint8), ((0, 10), np.uint8), ((10, 0), np.uint8),
                                          ((0, 10, 1), np.uint8), ((0, 0), np.uint16)])
-@pytest.mark.xfail(strict=True, reason="image_io.to_bgr converts gray (HxW / HxWx1) arrays with cv2.cvtColor before "
-                   "its empty-image check: a 0-size gray array raises cv2.error, not ImageError")
 def test_empty_gray_arrays(ocr, shape, dtype):
     with pytest.raises(ImageError, match="empty"):
         ocr(np.zeros(shape, dtype))
@@ -418,9 +410,6 @@ def test_alpha_is_composited_on_white(ocr, line_page, tmp_path):
     _same_result(ocr(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])), ref, px=0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="image_io decodes files with cv2.IMREAD_UNCHANGED, which ignores the EXIF "
-                   "Orientation tag: a phone JPEG stored sideways is OCR'd sideways, with image_size and boxes in the "
-                   "stored (not displayed) frame; cv2.imread/IMREAD_COLOR (what PaddleOCR uses) applies it")
 def test_exif_orientation_is_applied(ocr, line_page):
     Image = pytest.importorskip("PIL.Image")
 

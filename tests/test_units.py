@@ -558,10 +558,6 @@ def test_recognize_maps_word_steps_to_image(ocr):
     assert line.words[1].box[1][0] == pytest.approx(100.0), "the last word reaches the crop's valid end"
 
 
-@pytest.mark.xfail(strict=True, reason="TextLine.box / Word.box are crop.to_image(...) re-projections through the "
-                   "inverse homography and are never clipped: a detected quad touching the image edge comes back "
-                   "with coordinates like y=-1.04e-15 (seen on IC15 images), i.e. outside the image "
-                   "(math.floor gives -1)")
 def test_boxes_of_an_edge_quad_stay_inside_the_image(ocr):
     chars = ocr.bundle.characters
     cls = {c: chars.index(c) + 1 for c in "ab "}

@@ -101,7 +101,9 @@ def crop_quad(img: np.ndarray, quad: np.ndarray, rotate_ratio: float = 1.5) -> C
     return Crop(out, np.linalg.inv(m.astype(np.float64)), w, h, rotated, (img.shape[0], img.shape[1]))
 
 
-def whole_image_crop(img: np.ndarray) -> Crop:
-    """The whole image as one text line (no detection)."""
+def whole_image_crop(img: np.ndarray, rotate_ratio: float = 1.5) -> Crop:
+    """The whole image as one text line (no detection); a tall image is rotated as crop_quad rotates tall crops."""
     h, w = img.shape[:2]
-    return Crop(img, np.eye(3), w, h, False, (h, w))
+    rotated = h / w >= rotate_ratio
+    out = np.ascontiguousarray(np.rot90(img)) if rotated else img
+    return Crop(out, np.eye(3), w, h, rotated, (h, w))

@@ -131,7 +131,8 @@ class OCRPipeline:
                 quads.append(q)
         return [quads[i] for i in sort_reading_order(quads)]
 
-    def _classify(self, crops: list[Crop], stages: _Stages) -> list[Crop]:
+    def _classify(self, crops: list[Crop], stages: _Stages) -> list[int]:
+        """Indices of the crops that the direction classifier finds upside down (label '180' above its threshold)."""
         assert stages.cls is not None
         width = int(self.cls_pre["width"])
         batch_size = int(self.cls_pre.get("batch_size", 6))
@@ -142,8 +143,7 @@ class OCRPipeline:
             batch, _ = prepare_line_batch([c.image for c in crops[i : i + batch_size]], self.cls_pre, width)
             futures.append(stages.cls.submit(batch))
         probs = np.concatenate([f.result() for f in futures]) if futures else np.zeros((0, len(labels)))
-        return [c.with_flip() if p.argmax() == flip_label and p[flip_label] > thresh else c
-                for c, p in zip(crops, probs)]
+        return [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
 
     def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:
         pre = self.rec_pre
@@ -190,9 +190,17 @@ class OCRPipeline:
             crops = [crop_quad(img, q) for q in self._detect(img, stages)]
         else:
             crops = [whole_image_crop(img)]
-        if self.use_cls and crops:
-            crops = self._classify(crops, stages)
-        lines = [line for line in self._recognize(crops, stages) if line is not None]
+        # orientation: the classifier (and, without detection, a tall image) proposes a 180-degree turn; both
+        # orientations are recognised and the more confident reading wins, so a wrong flip cannot spoil a line
+        turn = set(self._classify(crops, stages)) if self.use_cls and crops else set()
+        if not use_det and crops[0].rotated90:
+            turn.add(0)  # a tall word or line may read top-down or bottom-up
+        variants = list(enumerate(crops)) + [(i, crops[i].with_flip()) for i in sorted(turn)]
+        best: dict[int, TextLine] = {}
+        for (i, _), line in zip(variants, self._recognize([c for _, c in variants], stages)):
+            if line is not None and (i not in best or line.score > best[i].score):
+                best[i] = line
+        lines = [best[i] for i in sorted(best)]
         if len(lines) > 1 and 2 * sum(line.angle == 180 for line in lines) > len(lines):
             lines.reverse()  # an upside-down page: its reading order runs from the image's bottom-right
         return OCRResult(tuple(lines), (img.shape[0], img.shape[1]), (time.perf_counter() - t0) * 1000.0)

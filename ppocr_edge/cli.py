@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--no-cls", action="store_true", help="skip the 0/180 degree direction classifier")
     o.add_argument("--no-det", action="store_true", help="each image is one text line or word, recognised whole")
     o.add_argument("--drop-score", type=float, help="drop lines below this confidence (default: the bundle's)")
+    o.add_argument("--precision", choices=["f32", "bf16", "f16", "auto"], default="f32",
+                   help="OpenVINO inference precision (default f32)")
     return p
 
 
@@ -50,7 +52,7 @@ def _ocr(args: argparse.Namespace) -> int:
     from .pipeline import OCRPipeline  # deferred: argument errors should not pay for loading OpenVINO
 
     try:
-        ocr = OCRPipeline(args.bundle, use_cls=not args.no_cls, drop_score=args.drop_score)
+        ocr = OCRPipeline(args.bundle, use_cls=not args.no_cls, drop_score=args.drop_score, precision=args.precision)
     except OCRError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -52,17 +52,21 @@ class OCRPipeline:
         det_options: overrides of the bundle's det resize (limit_side_len, limit_type, max_side, size_step) and
             DB post-processing (thresh, box_thresh, unclip_ratio, max_candidates, use_dilation, score_mode, min_size).
         rec_options: overrides of the bundle's rec settings (batch_size, width_buckets, min_width).
+        precision: OpenVINO inference precision: "f32" (default; the original models' numerics), "bf16", "f16",
+            or "auto" (the CPU plugin's default, bf16 on CPUs that support it).
     """
 
     def __init__(self, bundle: str | Path | Bundle | None = None, *, use_cls: bool = True, device: str = "CPU",
                  cache_dir: str | None = None, threads: int | None = None, drop_score: float | None = None,
-                 det_options: dict | None = None, rec_options: dict | None = None, verify: bool = True):
+                 det_options: dict | None = None, rec_options: dict | None = None, precision: str = "f32",
+                 verify: bool = True):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=verify)
         b = self.bundle
         self.use_cls = use_cls and b.cls is not None
         self.device = device
         self._cache_dir = default_cache_dir() if cache_dir is None else cache_dir
         self._threads = threads
+        self._precision = precision
         self._models = {e.role: read_model(e.xml) for e in (b.det, b.rec, b.cls) if e is not None}
         self._check_models()
         det_options = dict(det_options or {})
@@ -103,7 +107,7 @@ class OCRPipeline:
                 raise BundleError(f"cls model outputs {n.get_length()} classes but the manifest lists {labels}")
 
     def _compile(self, hint: str) -> _Stages:
-        cfg = compile_config(hint, self._cache_dir, self._threads)
+        cfg = compile_config(hint, self._cache_dir, self._threads, self._precision)
         stages = {role: Stage(m, self.device, cfg, f"{role} ({self.bundle.root})") for role, m in self._models.items()}
         return _Stages(stages.get("det"), stages["rec"], stages.get("cls"))
 

@@ -85,11 +85,10 @@ class PPOCREdge(Engine):
     def __init__(self, config: dict):
         from ppocr_edge import OCRPipeline
 
-        kwargs = {k: config[k] for k in ("bundle", "use_cls", "threads", "det_options", "drop_score") if k in config}
-        self.ocr = OCRPipeline(**kwargs)
-        # Detector resize settings (limit_side_len / limit_type / max_side) live in the bundle's det preprocess
-        # dict; OCRPipeline has no constructor argument for them, so override the instance's copy.
-        self.ocr.det_pre.update(config.get("det_pre", {}))
+        kwargs = {k: config[k] for k in ("bundle", "use_cls", "threads", "drop_score", "precision") if k in config}
+        # det_options takes both the resize settings (det_pre) and the DB post-processing settings
+        det_options = {**config.get("det_pre", {}), **config.get("det_options", {})}
+        self.ocr = OCRPipeline(**kwargs, det_options=det_options or None)
         self.version = _dist_version("ppocr_edge")
         if self.version == "?":
             import ppocr_edge

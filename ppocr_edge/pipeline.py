@@ -229,7 +229,7 @@ class OCRPipeline:
         Results come in input order. With return_exceptions, a bad image yields its OCRError instead of raising.
         """
         stages = self._throughput_stages()
-        workers = workers or max(2, stages.rec.jobs)
+        workers = workers or stages.rec.jobs + 1  # one more than the parallel requests keeps every stream fed
 
         def work(image: ImageInput) -> OCRResult:
             return self._run(load_image(image), stages, use_det)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -58,49 +59,35 @@ class RecSample:
     label: str
 
 
-def _split_line(line: str, label_file: Path, lineno: int) -> tuple[str, str]:
-    if "\t" not in line:
-        raise ValueError(f"{label_file}:{lineno}: expected 'path<TAB>label'")
-    path, label = line.split("\t", 1)
-    return path, label
-
-
-def read_det_labels(label_file: str | Path) -> list[DetSample]:
-    """Parse a PaddleOCR detection label file; see the module docstring for the format."""
-    label_file = Path(label_file)
-    root = label_file.parent
-    samples = []
+def _label_lines(label_file: Path) -> Iterator[tuple[int, str, str]]:
+    """(line number, image path, label) of each non-empty line of a PaddleOCR label file."""
     with open(label_file, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
-            rel, payload = _split_line(line, label_file, lineno)
-            try:
-                entries = json.loads(payload)
-                regions = tuple(
-                    TextRegion.from_points(e["points"], str(e["transcription"]),
-                                           str(e["transcription"]) in IGNORE_TEXTS)
-                    for e in entries)
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{label_file}:{lineno}: bad detection label: {e}") from e
-            samples.append(DetSample(root / rel, regions))
+            if "\t" not in line:
+                raise ValueError(f"{label_file}:{lineno}: expected 'path<TAB>label'")
+            path, label = line.split("\t", 1)
+            yield lineno, path, label
+
+
+def read_det_labels(label_file: str | Path) -> list[DetSample]:
+    """Parse a PaddleOCR detection label file; see the module docstring for the format."""
+    label_file = Path(label_file)
+    samples = []
+    for lineno, rel, payload in _label_lines(label_file):
+        try:
+            regions = tuple(
+                TextRegion.from_points(e["points"], str(e["transcription"]), str(e["transcription"]) in IGNORE_TEXTS)
+                for e in json.loads(payload))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{label_file}:{lineno}: bad detection label: {e}") from e
+        samples.append(DetSample(label_file.parent / rel, regions))
     return samples
 
 
 def read_rec_labels(label_file: str | Path) -> list[RecSample]:
     """Parse a PaddleOCR recognition label file; the label is everything after the first tab, kept verbatim."""
     label_file = Path(label_file)
-    root = label_file.parent
-    samples = []
-    with open(label_file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            rel, label = _split_line(line, label_file, lineno)
-            samples.append(RecSample(root / rel, label))
-    return samples
-
-
-__all__ = ["IGNORE_TEXTS", "TextRegion", "DetSample", "RecSample", "read_det_labels", "read_rec_labels"]
+    return [RecSample(label_file.parent / rel, label) for _, rel, label in _label_lines(label_file)]

@@ -27,19 +27,11 @@ COLORS = [  # (background, text) RGB
     ((20, 40, 110), (255, 255, 255)),  # white on dark blue
     ((230, 245, 230), (150, 20, 20)),  # dark red on pale green
 ]
+from ppocr_edge.metrics import edit_distance as levenshtein
+
 MAIN_SIZES = (24, 30, 36)
 SMALL_SIZES = (16, 20)
 SMALL_FONTS = ("sans", "serif", "mono", "bold")
-
-
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @dataclass

@@ -11,6 +11,9 @@ Protocol (one JSON document per line, UTF-8):
   (or ``{"ready": false, "error": ...}`` and exits 1).
 * Then it reads requests from stdin. A request is either a JSON string (an image path) or an object
   ``{"path": P}``; ``{"path": P, "repeat": N}`` runs the engine N times on the same image and reports every time.
+  ``{"path": P, "use_det": false}`` recognises the whole image as one text line (no detection; for word or line
+  crops): one answer line whose box is the image rectangle, with no score filter (every result is returned, an
+  empty text included), so that the caller can apply any threshold. How each engine does it: see ``run_nodet``.
   ``{"cmd": "quit"}`` (or end of input) stops it.
 * Each answer is ``{"lines": [{"text", "score", "box"}], "elapsed_ms": float, "times_ms": [...], "shape": [h, w]}``
   or ``{"error": "..."}``. elapsed_ms is the first (or only) run, timed with time.perf_counter() around the engine
@@ -70,11 +73,20 @@ def _as_box(points) -> list:
     return [[round(float(p[0]), 1), round(float(p[1]), 1)] for p in points]
 
 
+def _image_box(img) -> list:
+    """The whole image as a quad (the box of a recognition-only answer)."""
+    h, w = img.shape[:2]
+    return [[0.0, 0.0], [float(w), 0.0], [float(w), float(h)], [0.0, float(h)]]
+
+
 class Engine:
     name = ""
 
     def run(self, img):  # -> list of {"text", "score", "box"}
         raise NotImplementedError
+
+    def run_nodet(self, img):  # whole image as one text line, no detection, no score filter
+        raise NotImplementedError(f"{self.name}: no recognition-only mode")
 
 
 class PPOCREdge(Engine):
@@ -89,6 +101,7 @@ class PPOCREdge(Engine):
         # det_options takes both the resize settings (det_pre) and the DB post-processing settings
         det_options = {**config.get("det_pre", {}), **config.get("det_options", {})}
         self.ocr = OCRPipeline(**kwargs, det_options=det_options or None)
+        self._kwargs, self._nodet = kwargs, None
         self.version = _dist_version("ppocr_edge")
         if self.version == "?":
             import ppocr_edge
@@ -108,6 +121,15 @@ class PPOCREdge(Engine):
 
     def run(self, img):
         result = self.ocr(img)
+        return [{"text": ln.text, "score": round(float(ln.score), 5), "box": _as_box(ln.box)} for ln in result.lines]
+
+    def run_nodet(self, img):
+        """OCRPipeline(img, use_det=False), with drop_score 0 so that no result is filtered out."""
+        if self._nodet is None:
+            from ppocr_edge import OCRPipeline
+
+            self._nodet = OCRPipeline(**{**self._kwargs, "drop_score": 0.0})
+        result = self._nodet(img, use_det=False)
         return [{"text": ln.text, "score": round(float(ln.score), 5), "box": _as_box(ln.box)} for ln in result.lines]
 
 
@@ -151,7 +173,22 @@ class RapidOCRONNXRuntime(RapidOCRBase):
             "det_post": {"box_thresh": post.box_thresh, "unclip_ratio": post.unclip_ratio,
                          "use_dilation": post.dilation_kernel is not None},
             "providers": det.infer.session.get_providers(),
+            "text_score": self.ocr.text_score,
+            "use_cls": self.ocr.use_angle_cls,
         }
+
+    def run_nodet(self, img):
+        """1.2.3's __call__ has no use_det argument (only the constructor's use_text_det, and it then still drops
+        results below text_score). This is the body of its own no-detection branch (taken for use_text_det=False
+        or a short / very wide image): get_boxes_img_without_det, then text_cls when use_angle_cls, then
+        text_recognizer on the whole image, without the final filter_boxes_rec_by_score."""
+        h, w = img.shape[:2]
+        boxes, crops = self.ocr.get_boxes_img_without_det(img, h, w)
+        if self.ocr.use_angle_cls:
+            crops, _cls_res, _cls_elapse = self.ocr.text_cls(crops)
+        rec_res, _rec_elapse = self.ocr.text_recognizer(crops)
+        return [{"text": str(text), "score": round(float(score), 5), "box": _as_box(box)}
+                for box, (text, score) in zip(boxes, rec_res)]
 
 
 class RapidOCROpenVINO(RapidOCRBase):
@@ -172,6 +209,8 @@ class RapidOCROpenVINO(RapidOCRBase):
             "det_post": {"box_thresh": post.box_thresh, "unclip_ratio": post.unclip_ratio,
                          "use_dilation": post.dilation_kernel is not None},
             "max_side_len": self.ocr.max_side_len,
+            "text_score": self.ocr.text_score,
+            "use_cls": self.ocr.use_cls,
         }
         try:  # what the default compile_model picked (rapidocr passes no config)
             import openvino as ov
@@ -186,6 +225,15 @@ class RapidOCROpenVINO(RapidOCRBase):
         out = self.ocr(img)
         res = out[0] if isinstance(out, tuple) else out
         return self._result(res)
+
+    def run_nodet(self, img):
+        """1.4.4's own switch: __call__(img, use_det=False). Its preprocess (max_side_len / min_side_len resize)
+        and, by default, the classifier still run; the answer is [[text, score]] per image with no text_score
+        filter (get_final_res filters only when there are detection boxes)."""
+        out = self.ocr(img, use_det=False)
+        res = out[0] if isinstance(out, tuple) else out
+        return [{"text": str(item[0]), "score": round(float(item[1]), 5), "box": _image_box(img)}
+                for item in res or []]
 
 
 def build(engine: str, config: dict) -> Engine:
@@ -220,10 +268,11 @@ def serve(engine: Engine, out, warmup: int) -> None:
             img = cv2.imread(req["path"], cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"{req['path']}: cannot decode")
+            run = engine.run if req.get("use_det", True) else engine.run_nodet
             times, lines = [], []
             for _ in range(max(1, int(req.get("repeat", 1)))):
                 t0 = time.perf_counter()
-                lines = engine.run(img)
+                lines = run(img)
                 times.append((time.perf_counter() - t0) * 1000.0)
             answer = {"lines": lines, "elapsed_ms": round(times[0], 3), "times_ms": [round(t, 3) for t in times],
                       "shape": list(img.shape[:2])}

@@ -1,7 +1,14 @@
 """Accuracy of an OCR engine on the real-image dev sets (detection, end-to-end and recognition).
 
     python benchmarks/eval_accuracy.py [--data ../shared/data/real_dev] [--bundle DIR] [--no-cls] [--limit N]
-                                       [--out results.md] [--json results.json] [--details errors.jsonl]
+                                       [--det-option KEY=VALUE ...] [--out results.md] [--json results.json]
+                                       [--details errors.jsonl]
+
+``--det-option`` (repeatable) overrides one detection setting of the pipeline (``OCRPipeline(det_options=...)``):
+the resize keys limit_side_len, limit_type (max / min / resize_long), max_side, size_step and the DB
+post-processing keys thresh, box_thresh, unclip_ratio, max_candidates, use_dilation, score_mode, min_size.
+Values are parsed as int, float or bool (true/false) where they look like one, else kept as strings, e.g.
+``--det-option limit_side_len=736 --det-option limit_type=min --det-option use_dilation=true``.
 
 Sets (PaddleOCR label format, see ppocr_edge.datasets):
 
@@ -18,7 +25,9 @@ exact-match accuracy (case-sensitive, and ICDAR 2015 lowercase-alphanumeric) and
 
 Other engines plug in through the ``Engine`` callable: ``engine(image_path, use_det=True) -> list[EngineLine]``.
 Build one (e.g. an adapter around benchmarks/peer_worker.py) and call ``evaluate(engine, ...)`` from another
-script; ``PPOCREdgeEngine`` is the adapter for this project's OCRPipeline.
+script; ``PPOCREdgeEngine`` is the adapter for this project's OCRPipeline. An engine that sets the attribute
+``last_elapsed_ms`` after each call (as ``PPOCREdgeEngine`` does, from ``OCRResult.elapsed_ms``) also gets its own
+per-image time reported (mean ms/img); otherwise that column is empty.
 """
 
 from __future__ import annotations
@@ -71,15 +80,27 @@ class PPOCREdgeEngine:
     name = "ppocr_edge"
 
     def __init__(self, bundle: str | os.PathLike | None = None, *, use_cls: bool = True,
-                 rec_drop_score: float | None = 0.0):
+                 rec_drop_score: float | None = 0.0, det_options: dict[str, Any] | None = None):
         from ppocr_edge import OCRPipeline
 
-        self._make = lambda drop: OCRPipeline(bundle, use_cls=use_cls, drop_score=drop)
+        self.det_options = dict(det_options or {})
+        self._make = lambda drop: OCRPipeline(bundle, use_cls=use_cls, drop_score=drop,
+                                              det_options=self.det_options)
         self.ocr = self._make(None)
         self.drop_score = self.ocr.drop_score
         self._rec_drop_score = rec_drop_score
         self._rec_ocr: Any = None
+        self.last_elapsed_ms: float | None = None
         self.description = f"ppocr_edge bundle {self.ocr.bundle.root}, cls {'on' if self.ocr.use_cls else 'off'}"
+
+    @property
+    def det_settings(self) -> dict[str, Any]:
+        """The effective detection settings (bundle values with det_options applied)."""
+        from dataclasses import asdict
+
+        pre = {k: self.ocr.det_pre[k] for k in ("limit_side_len", "limit_type", "max_side", "size_step")
+               if k in self.ocr.det_pre}
+        return {**pre, **asdict(self.ocr.det_params)}
 
     def __call__(self, image_path: str, use_det: bool = True) -> list[EngineLine]:
         ocr = self.ocr
@@ -88,6 +109,7 @@ class PPOCREdgeEngine:
                 self._rec_ocr = self._make(self._rec_drop_score)
             ocr = self._rec_ocr
         result = ocr(image_path, use_det=use_det)
+        self.last_elapsed_ms = result.elapsed_ms
         return [EngineLine(line.text, line.box, tuple((w.text, w.box) for w in line.words), line.score)
                 for line in result.lines]
 
@@ -105,14 +127,28 @@ class SetResult:
     seconds: float  # engine time only (sum of per-image calls)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # per box level ("lines"/"words") or "rec"
     details: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_ms: list[float] = field(default_factory=list)  # engine-reported time per image, when it has one
 
     @property
     def images_per_s(self) -> float:
         return self.samples / self.seconds if self.seconds > 0 else float("nan")
 
+    @property
+    def mean_elapsed_ms(self) -> float | None:
+        """Mean engine-reported time per image (OCRResult.elapsed_ms), None when the engine reports none."""
+        return sum(self.elapsed_ms) / len(self.elapsed_ms) if self.elapsed_ms else None
+
+    def add_time(self, engine: Engine, seconds: float) -> None:
+        self.seconds += seconds
+        ms = getattr(engine, "last_elapsed_ms", None)
+        if ms is not None:
+            self.elapsed_ms.append(float(ms))
+
     def to_dict(self) -> dict[str, Any]:
+        ms = self.mean_elapsed_ms
         return {"name": self.name, "kind": self.kind, "samples": self.samples, "seconds": round(self.seconds, 3),
-                "images_per_s": round(self.images_per_s, 3), "scores": self.scores}
+                "images_per_s": round(self.images_per_s, 3),
+                "mean_elapsed_ms": None if ms is None else round(ms, 2), "scores": self.scores}
 
 
 def _round(d: dict[str, Any]) -> dict[str, Any]:
@@ -145,9 +181,11 @@ def evaluate_det(engine: Engine, name: str, samples: Sequence[DetSample], *, wor
     result = SetResult(name, "det", len(samples), 0.0)
     words_missing = False
     for sample in progress(samples):
+        if hasattr(engine, "last_elapsed_ms"):
+            engine.last_elapsed_ms = None
         t0 = time.perf_counter()
         lines = engine(str(sample.image_path), use_det=True)
-        result.seconds += time.perf_counter() - t0
+        result.add_time(engine, time.perf_counter() - t0)
         preds = {"lines": [TextRegion.from_points(line.box, line.text) for line in lines]}
         if word_level:
             words_missing |= any(line.words is None for line in lines)
@@ -169,9 +207,11 @@ def evaluate_rec(engine: Engine, name: str, samples: Sequence[RecSample], *, dro
     result = SetResult(name, "rec", len(samples), 0.0)
     below = empty = 0
     for sample in progress(samples):
+        if hasattr(engine, "last_elapsed_ms"):
+            engine.last_elapsed_ms = None
         t0 = time.perf_counter()
         lines = engine(str(sample.image_path), use_det=False)
-        result.seconds += time.perf_counter() - t0
+        result.add_time(engine, time.perf_counter() - t0)
         text = " ".join(line.text for line in lines)
         ok = counter.add(text, sample.label)
         empty += not text
@@ -231,6 +271,11 @@ def _f(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def _ms(r: SetResult) -> str:
+    ms = r.mean_elapsed_ms
+    return "" if ms is None else f"{ms:.0f}"
+
+
 def markdown_report(results: Sequence[SetResult], *, title: str, command: str, meta: dict[str, str]) -> str:
     out = [f"# {title}", "", "```", command, "```", ""]
     out += [f"- {k}: {v}" for k, v in meta.items()]
@@ -239,35 +284,38 @@ def markdown_report(results: Sequence[SetResult], *, title: str, command: str, m
     if det:
         out += ["", "## Detection and end-to-end (IoU >= 0.5, one-to-one, `###` regions ignored)", "",
                 "| set | boxes | images | GT (ignored) | preds (ignored) | det P | det R | det H | "
-                "e2e P | e2e R | e2e H | img/s |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "e2e P | e2e R | e2e H | img/s | ms/img |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in det:
             for level, s in r.scores.items():
                 out.append(f"| {r.name} | {level} | {s['images']} | {s['gt']} ({s['gt_ignored']}) | "
                            f"{s['pred']} ({s['pred_ignored']}) | {_f(s['precision'])} | {_f(s['recall'])} | "
                            f"{_f(s['hmean'])} | {_f(s['e2e_precision'])} | {_f(s['e2e_recall'])} | "
-                           f"{_f(s['e2e_hmean'])} | {r.images_per_s:.2f} |")
+                           f"{_f(s['e2e_hmean'])} | {r.images_per_s:.2f} | {_ms(r)} |")
     if rec:
         out += ["", "## Recognition (no detection)", "",
                 "| set | crops | acc (case-sensitive) | acc (IC15: lowercase alnum) | 1-NED | 1-NED (alnum) | "
-                "empty preds | crops/s |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "empty preds | crops/s | ms/crop |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rec:
             s = r.scores["rec"]
             out.append(f"| {r.name} | {s['samples']} | {_f(s['accuracy'])} | {_f(s['accuracy_alnum'])} | "
                        f"{_f(s['one_minus_ned'])} | {_f(s['one_minus_ned_alnum'])} | {s['empty_predictions']} | "
-                       f"{r.images_per_s:.1f} |")
+                       f"{r.images_per_s:.1f} | {_ms(r)} |")
             d = r.scores.get("rec_with_drop_score")
             if d:
                 out.append(f"| {r.name}, results < drop_score {d['drop_score']:g} dropped | {d['samples']} | "
                            f"{_f(d['accuracy'])} | {_f(d['accuracy_alnum'])} | {_f(d['one_minus_ned'])} | "
-                           f"{_f(d['one_minus_ned_alnum'])} | {d['below_drop_score']} dropped | |")
+                           f"{_f(d['one_minus_ned_alnum'])} | {d['below_drop_score']} dropped | | |")
     out += ["", "Scores in %. P / R / H: precision / recall / harmonic mean, counted over the whole set. "
             "A prediction more than half inside an ignore region is discarded; e2e counts a match only when the "
             f"texts are equal after normalisation ({meta.get('e2e text normalisation', 'default')}). "
             "`words`: every recognised word with its own box is one prediction (the IC15 GT is per word). "
             "1-NED: mean of 1 - edit distance / max length. img/s: sequential single-image calls, engine time "
-            "only (image decoding included, model loading excluded), on a shared machine: indicative only.", ""]
+            "only (image decoding included, model loading excluded), on a shared machine: indicative only. "
+            "ms/img (ms/crop): mean of the engine's own per-image time (OCRResult.elapsed_ms: from the decoded "
+            "image to the result, so image decoding excluded); noisy on a shared machine, compare runs only "
+            "relative to each other.", ""]
     return "\n".join(out)
 
 
@@ -293,6 +341,33 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def parse_value(text: str) -> Any:
+    """'736' -> 736, '1.6' -> 1.6, 'true'/'false' (yes/no, on/off) -> bool, anything else stays a string."""
+    low = text.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_det_options(items: Sequence[str] | None) -> dict[str, Any]:
+    """['limit_side_len=736', 'use_dilation=true'] -> {'limit_side_len': 736, 'use_dilation': True}."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--det-option expects KEY=VALUE, got {item!r}")
+        out[key] = parse_value(value.strip())
+    return out
+
+
 def _write(path: Path | None, text: str) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--bundle", type=Path, help="model bundle directory (default: the embedded PP-OCRv3 bundle)")
     p.add_argument("--no-cls", action="store_true", help="disable the text direction classifier")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples of each set")
+    p.add_argument("--det-option", action="append", metavar="KEY=VALUE", default=[],
+                   help="detection setting override, repeatable (e.g. limit_side_len=736, limit_type=min, "
+                        "box_thresh=0.5, unclip_ratio=1.6, use_dilation=true); passed as OCRPipeline det_options")
     p.add_argument("--sets", nargs="+", choices=[d.name for d in DATASETS], help="sets to run (default: all)")
     p.add_argument("--normalize", choices=["exact", "default", "alnum"], default="default",
                    help="e2e text comparison: default = case-insensitive, whitespace collapsed")
@@ -316,8 +394,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
 
+    try:
+        det_options = parse_det_options(a.det_option)
+    except argparse.ArgumentTypeError as e:
+        p.error(str(e))
     t0 = time.perf_counter()
-    engine = PPOCREdgeEngine(a.bundle, use_cls=not a.no_cls, rec_drop_score=a.rec_drop_score)
+    try:
+        engine = PPOCREdgeEngine(a.bundle, use_cls=not a.no_cls, rec_drop_score=a.rec_drop_score,
+                                 det_options=det_options)
+    except ValueError as e:
+        p.error(str(e))
     load_s = time.perf_counter() - t0
     results = []
     for ds in DATASETS:
@@ -336,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": str(Path(a.data).resolve()),
         "e2e text normalisation": {"default": "case-insensitive, whitespace collapsed", "exact": "exact",
                                    "alnum": "lowercase [a-z0-9] only"}[a.normalize],
+        "det options": (", ".join(f"{k}={v}" for k, v in det_options.items()) or "none (bundle defaults)"),
+        "det settings in effect": ", ".join(f"{k}={v}" for k, v in engine.det_settings.items()),
         "detection drop_score": f"{engine.drop_score:g}",
         "limit": str(a.limit) if a.limit else "none (full sets)",
         "runtime": f"openvino {openvino.__version__}, python {platform.python_version()}, "

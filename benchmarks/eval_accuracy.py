@@ -172,6 +172,16 @@ def _match_details(sample: DetSample, preds: list[TextRegion], m: ImageMatch, le
     }
 
 
+def _timed_call(engine: Engine, result: SetResult, path: Path, use_det: bool) -> list[EngineLine]:
+    """Run the engine on one image, adding its wall time (and its own reported time, if any) to result."""
+    if hasattr(engine, "last_elapsed_ms"):
+        engine.last_elapsed_ms = None
+    t0 = time.perf_counter()
+    lines = engine(str(path), use_det=use_det)
+    result.add_time(engine, time.perf_counter() - t0)
+    return lines
+
+
 def evaluate_det(engine: Engine, name: str, samples: Sequence[DetSample], *, word_level: bool,
                  normalize: NormalizeMode = "default", progress: Callable[[Iterable], Iterable] = iter) -> SetResult:
     """Detection + end-to-end scores with line boxes (and word boxes when word_level and the engine has them)."""
@@ -181,11 +191,7 @@ def evaluate_det(engine: Engine, name: str, samples: Sequence[DetSample], *, wor
     result = SetResult(name, "det", len(samples), 0.0)
     words_missing = False
     for sample in progress(samples):
-        if hasattr(engine, "last_elapsed_ms"):
-            engine.last_elapsed_ms = None
-        t0 = time.perf_counter()
-        lines = engine(str(sample.image_path), use_det=True)
-        result.add_time(engine, time.perf_counter() - t0)
+        lines = _timed_call(engine, result, sample.image_path, use_det=True)
         preds = {"lines": [TextRegion.from_points(line.box, line.text) for line in lines]}
         if word_level:
             words_missing |= any(line.words is None for line in lines)
@@ -207,11 +213,7 @@ def evaluate_rec(engine: Engine, name: str, samples: Sequence[RecSample], *, dro
     result = SetResult(name, "rec", len(samples), 0.0)
     below = empty = 0
     for sample in progress(samples):
-        if hasattr(engine, "last_elapsed_ms"):
-            engine.last_elapsed_ms = None
-        t0 = time.perf_counter()
-        lines = engine(str(sample.image_path), use_det=False)
-        result.add_time(engine, time.perf_counter() - t0)
+        lines = _timed_call(engine, result, sample.image_path, use_det=False)
         text = " ".join(line.text for line in lines)
         ok = counter.add(text, sample.label)
         empty += not text

@@ -13,7 +13,7 @@ import pytest
 
 from ppocr_edge.ctc import Decoded, ctc_greedy_decode, split_words
 from ppocr_edge.db_postprocess import DBParams, db_boxes
-from ppocr_edge.geometry import Crop, crop_quad, order_clockwise, sort_reading_order, whole_image_crop
+from ppocr_edge.geometry import crop_quad, order_clockwise, sort_reading_order, whole_image_crop
 from ppocr_edge.preprocess import (bucket_width, det_resize_shape, prepare_det, prepare_line_batch,
                                    rec_resized_width)
 

@@ -45,6 +45,19 @@ def ocr(ov_cache_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def official(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The official ONNX files (det, rec, cls) from the rapidocr_onnxruntime==1.2.3 wheel, fetched once per session."""
+    import subprocess
+
+    from convert.official_v3 import fetch_official_onnx
+
+    try:
+        return fetch_official_onnx(tmp_path_factory.mktemp("official"))
+    except (subprocess.CalledProcessError, OSError) as e:  # no package registry reachable
+        pytest.skip(f"cannot download rapidocr_onnxruntime==1.2.3 for the official ONNX models: {e}")
+
+
+@pytest.fixture(scope="session")
 def real_dev() -> Path:
     if not REAL_DEV.is_dir():
         pytest.skip(f"real data not available: {REAL_DEV} does not exist (shared/data/real_dev next to the repo)")

@@ -10,23 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import openvino as ov
-import pytest
 
-from convert.official_v3 import fetch_official_onnx
 from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle
 from ppocr_edge.image_io import load_image
 from ppocr_edge.preprocess import prepare_det, prepare_line_batch
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "receipt.png"
-
-
-@pytest.fixture(scope="module")
-def official(tmp_path_factory) -> dict[str, Path]:
-    try:
-        return fetch_official_onnx(tmp_path_factory.mktemp("official"))
-    except (subprocess.CalledProcessError, OSError) as e:  # no package registry reachable
-        pytest.skip(f"cannot download rapidocr_onnxruntime==1.2.3 for the official ONNX models: {e}")
 
 
 def test_conversion_reproduces_embedded_bundle(official, tmp_path):

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pyclipper
 
-from .geometry import order_clockwise
+from .geometry import order_clockwise, sort_reading_order
+from .preprocess import DetInput
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,21 @@ def db_boxes(prob: np.ndarray, params: DBParams, scale_xy: tuple[float, float], 
         box[:, 1] = np.clip(np.round(box[:, 1]), 0, clip_wh[1])
         out.append((box, score))
     return out
+
+
+def detect_quads(prob_map: np.ndarray, inp: DetInput, params: DBParams) -> list[np.ndarray]:
+    """Text quads (clockwise, source pixels, reading order) from the detector's output for one prepared image.
+
+    prob_map: the model output (1x1xHpxWp or HpxWp, padded like inp.tensor). Boxes are clipped to the image and
+    those whose rectified width or height is <= 3 px are dropped, as PP-OCR does."""
+    rh, rw = inp.resized_hw
+    h, w = inp.source_hw
+    prob = prob_map.reshape(prob_map.shape[-2:])[:rh, :rw]
+    quads = []
+    for box, _score in db_boxes(prob, params, (w / rw, h / rh), (w, h)):
+        q = order_clockwise(box)
+        q[:, 0] = np.clip(q[:, 0], 0, w - 1)
+        q[:, 1] = np.clip(q[:, 1], 0, h - 1)
+        if int(np.linalg.norm(q[0] - q[1])) > 3 and int(np.linalg.norm(q[0] - q[3])) > 3:
+            quads.append(q)
+    return [quads[i] for i in sort_reading_order(quads)]

@@ -15,10 +15,10 @@ import numpy as np
 
 from .bundle import Bundle, load_bundle
 from .ctc import ctc_greedy_decode, split_words
-from .db_postprocess import DBParams, db_boxes
+from .db_postprocess import DBParams, detect_quads
 from .engine import Stage, compile_config, read_model
 from .errors import BundleError, OCRError
-from .geometry import Crop, crop_quad, order_clockwise, sort_reading_order, whole_image_crop
+from .geometry import Crop, crop_quad, whole_image_crop
 from .image_io import ImageInput, load_image
 from .preprocess import bucket_width, prepare_det, prepare_line_batch, rec_resized_width
 from .results import OCRResult, Quad, TextLine, Word, quad_from_array
@@ -121,19 +121,7 @@ class OCRPipeline:
     def _detect(self, img: np.ndarray, stages: _Stages) -> list[np.ndarray]:
         assert stages.det is not None
         inp = prepare_det(img, self.det_pre)
-        rh, rw = inp.resized_hw
-        h, w = inp.source_hw
-        prob = stages.det.infer(inp.tensor)[0, 0, :rh, :rw]
-        quads = []
-        for box, _score in db_boxes(prob, self.det_params, (w / rw, h / rh), (w, h)):
-            q = order_clockwise(box)
-            q[:, 0] = np.clip(q[:, 0], 0, w - 1)
-            q[:, 1] = np.clip(q[:, 1], 0, h - 1)
-            rect_w = int(np.linalg.norm(q[0] - q[1]))
-            rect_h = int(np.linalg.norm(q[0] - q[3]))
-            if rect_w > 3 and rect_h > 3:
-                quads.append(q)
-        return [quads[i] for i in sort_reading_order(quads)]
+        return detect_quads(stages.det.infer(inp.tensor), inp, self.det_params)
 
     def _classify(self, crops: list[Crop], stages: _Stages) -> list[int]:
         """Indices of the crops that the direction classifier finds upside down (label '180' above its threshold)."""

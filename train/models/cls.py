@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvBNAct, HardSigmoid, ResidualUnit, make_divisible
-from .onnx_weights import OnnxGraph, OnnxNode, load_bn, modules_in_call_order
+from .onnx_weights import OnnxGraph, load_bn, modules_in_call_order
 
 # One row per inverted residual block: kernel, expanded channels, output channels, SE, activation, stride, before
 # scaling. Text variant: every down-sampling block halves the height only. Only "small" at scale 0.35 is checked

@@ -1,1 +1,14 @@
 """PP-OCRv3 networks in PyTorch (det student, rec SVTR_LCNet, direction classifier) and official-weight import."""
+
+from .det import (  # noqa: F401
+    LKPAN,
+    RSEFPN,
+    DBDetector,
+    DBHead,
+    MobileNetV3Det,
+    ResNetVd,
+    det_student,
+    det_teacher,
+    det_teacher_small,
+    load_official_det,
+)

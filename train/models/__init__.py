@@ -12,3 +12,15 @@ from .det import (  # noqa: F401
     det_teacher_small,
     load_official_det,
 )
+
+from .rec import (  # noqa: F401
+    CTCHead,
+    LCNetClassifier,
+    MobileNetV1Enhance,
+    PPLCNetRec,
+    SARHead,
+    SVTRNeck,
+    TextRecognizer,
+    load_official_rec,
+    rec_svtr_lcnet,
+)

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "benchmarks" / "peer_worker.py"
 DEFAULT_IMAGES = [ROOT.parent / "shared/data/real_dev/det/ic15_sample/images",
                   ROOT.parent / "shared/data/real_dev/det/sroie_dev/images"]
+FP32_BUNDLE = ROOT / "ppocr_edge" / "models" / "ch_pp_ocrv3"
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 # rapidocr_onnxruntime 1.2.3's detector defaults, expressed for ppocr_edge (max_side: no cap, as in rapidocr)
@@ -187,13 +188,13 @@ def run_latency(workers: list[Worker], images: list[tuple[str, Path]], rounds: i
 
 
 # --------------------------------------------------------------------------------------------- throughput phase
-def run_throughput(images: list[Path], rounds: int, progress: bool) -> dict:
+def run_throughput(images: list[Path], rounds: int, progress: bool, bundle: Path | None = None) -> dict:
     import cv2
 
     from ppocr_edge import OCRPipeline
 
     imgs = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in images]
-    ocr = OCRPipeline()
+    ocr = OCRPipeline(bundle)
 
     cpu = {"sequential": [], "map": []}
 
@@ -328,7 +329,9 @@ def main() -> int:
     ap.add_argument("--big-mp", type=float, default=12.0, help="pages above this many megapixels skip the rounds")
     ap.add_argument("--big-sample", type=int, default=1, help="time this many big pages once per engine")
     ap.add_argument("--engines", default="ours,ours_peerdet,rapidocr_ort,rapidocr_ov",
-                    help="comma list from ours, ours_peerdet, rapidocr_ort, rapidocr_ov")
+                    help="comma list from ours, ours_peerdet, ours_fp32, rapidocr_ort, rapidocr_ov")
+    ap.add_argument("--bundle", type=Path, help="bundle of 'ours', 'ours_peerdet' and the throughput phase "
+                    "(default: the embedded default)")
     ap.add_argument("--ort-venv", type=Path, default=ROOT / ".bench/venv-rapidocr-ort")
     ap.add_argument("--ov-venv", type=Path, default=ROOT / ".bench/venv-rapidocr-ov")
     ap.add_argument("--throughput-rounds", type=int, default=3, help="0 disables the map/sequential phase")
@@ -340,10 +343,13 @@ def main() -> int:
     t_wall = time.time()
 
     ours_py = Path(sys.executable)
+    ours_cfg = {"bundle": str(args.bundle)} if args.bundle else {}
     specs = {
-        "ours": EngineSpec("ours", "ours (ppocr_edge, defaults)", "ppocr_edge", ours_py, {}, True),
+        "ours": EngineSpec("ours", "ours (ppocr_edge, defaults)", "ppocr_edge", ours_py, ours_cfg, True),
         "ours_peerdet": EngineSpec("ours_peerdet", "ours, peer det settings", "ppocr_edge", ours_py,
-                                   {"det_pre": PEER_DET_PRE, "det_options": PEER_DET_POST}, True),
+                                   {**ours_cfg, "det_pre": PEER_DET_PRE, "det_options": PEER_DET_POST}, True),
+        "ours_fp32": EngineSpec("ours_fp32", "ours, FP32 bundle", "ppocr_edge", ours_py,
+                                {"bundle": str(FP32_BUNDLE)}, True),
         "rapidocr_ort": EngineSpec("rapidocr_ort", "rapidocr_onnxruntime 1.2.3", "rapidocr_onnxruntime",
                                    args.ort_venv / "bin/python"),
         "rapidocr_ov": EngineSpec("rapidocr_ov", "rapidocr_openvino 1.4.4", "rapidocr_openvino",
@@ -402,7 +408,7 @@ def main() -> int:
     print(f"bench_e2e: latency phase done in {time.time() - t_wall:.0f} s", file=sys.stderr)
     thr = None
     if args.throughput_rounds > 0:
-        thr = run_throughput([p for _, p in images], args.throughput_rounds, not args.quiet)
+        thr = run_throughput([p for _, p in images], args.throughput_rounds, not args.quiet, args.bundle)
 
     report = build_report(args, cmd, workers, skipped, images, big, times, nlines, errors, big_times, thr,
                           time.time() - t_wall, (load0, os.getloadavg()))

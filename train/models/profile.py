@@ -56,3 +56,48 @@ def count_macs(model: nn.Module, x: torch.Tensor | tuple, per_module: bool = Fal
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _inference_params(model: nn.Module, x: torch.Tensor) -> int:
+    """Parameters of the layers an eval-mode forward pass actually calls (e.g. not the DB threshold branch)."""
+    used: set[int] = set()
+    hooks = [m.register_forward_hook(lambda mod, i, o: used.add(id(mod))) for m in model.modules()
+             if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return sum(p.numel() for m in model.modules() if id(m) in used for p in m.parameters(recurse=False))
+
+
+def size_table() -> str:
+    """Markdown: parameters and MACs of each PP-OCRv3 network at its usual input size (python -m train.models.profile)."""
+    from .cls import cls_mobilenet_v3_small
+    from .det import det_student, det_teacher, det_teacher_small
+    from .rec import rec_svtr_lcnet
+
+    rows = [("det student (MobileNetV3-L x0.5 + RSE-FPN 96 + DB head)", det_student, (1, 3, 960, 960),
+             "3.6M (\"model size\"; inference file 3.8 MB)"),
+            ("det teacher (ResNet50_vd + LK-PAN 256 + DB head 7,2,2)", det_teacher, (1, 3, 960, 960), "124M (size)"),
+            ("det small teacher (ResNet18_vd x0.5 + LK-PAN 64)", det_teacher_small, (1, 3, 960, 960), "-"),
+            ("rec SVTR_LCNet, 6625 classes (CTC branch)", rec_svtr_lcnet, (1, 3, 48, 320),
+             "12M (\"model size\"; inference file 12.4 MB)"),
+            ("cls MobileNetV3-small x0.35", cls_mobilenet_v3_small, (1, 3, 48, 192), "inference file 1.38 MB")]
+    out = ["| network | input | params, inference graph | params, whole module | GMACs (eval) | paper / docs |",
+           "|---|---|---|---|---|---|"]
+    for name, factory, shape, paper in rows:
+        model = factory().eval()
+        x = torch.zeros(shape)
+        out.append(f"| {name} | {'x'.join(map(str, shape))} | {_inference_params(model, x) / 1e6:.3f}M | "
+                   f"{count_params(model) / 1e6:.3f}M | {count_macs(model, x) / 1e9:.3f} | {paper} |")
+    sar = rec_svtr_lcnet(use_sar=True)
+    out.append(f"| rec SAR (GTC) branch, training only | - | - | "
+               f"{(count_params(sar) - count_params(rec_svtr_lcnet())) / 1e6:.3f}M | - | - |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    print(size_table())

@@ -329,7 +329,8 @@ def main() -> int:
     ap.add_argument("--big-mp", type=float, default=12.0, help="pages above this many megapixels skip the rounds")
     ap.add_argument("--big-sample", type=int, default=1, help="time this many big pages once per engine")
     ap.add_argument("--engines", default="ours,ours_peerdet,rapidocr_ort,rapidocr_ov",
-                    help="comma list from ours, ours_peerdet, ours_fp32, rapidocr_ort, rapidocr_ov")
+                    help="comma list from ours, ours_peerdet, ours_fp32, ours_alt, rapidocr_ort, rapidocr_ov")
+    ap.add_argument("--alt-bundle", type=Path, help="bundle of the engine 'ours_alt' (to compare two bundles)")
     ap.add_argument("--bundle", type=Path, help="bundle of 'ours', 'ours_peerdet' and the throughput phase "
                     "(default: the embedded default)")
     ap.add_argument("--ort-venv", type=Path, default=ROOT / ".bench/venv-rapidocr-ort")
@@ -350,6 +351,8 @@ def main() -> int:
                                    {**ours_cfg, "det_pre": PEER_DET_PRE, "det_options": PEER_DET_POST}, True),
         "ours_fp32": EngineSpec("ours_fp32", "ours, FP32 bundle", "ppocr_edge", ours_py,
                                 {"bundle": str(FP32_BUNDLE)}, True),
+        "ours_alt": EngineSpec("ours_alt", f"ours, bundle {args.alt_bundle}", "ppocr_edge", ours_py,
+                               {"bundle": str(args.alt_bundle)}, True),
         "rapidocr_ort": EngineSpec("rapidocr_ort", "rapidocr_onnxruntime 1.2.3", "rapidocr_onnxruntime",
                                    args.ort_venv / "bin/python"),
         "rapidocr_ov": EngineSpec("rapidocr_ov", "rapidocr_openvino 1.4.4", "rapidocr_openvino",

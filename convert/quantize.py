@@ -142,6 +142,21 @@ class ModelPlan:
     metric: Callable[[ov.CompiledModel, Iterable[Any]], tuple[float, list[float]]]
     model_type: Any = None
     ignored_types: list[str] = field(default_factory=list)
+    float_first_conv: bool = False  # keep the conv that sees the raw pixels in float
+    float_depthwise: int = 0  # keep the first N depthwise convs (the highest-resolution ones) in float
+
+
+def first_conv(model: ov.Model) -> str:
+    """Name of the first convolution in execution order (the one fed by the image)."""
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "Convolution":
+            return op.get_friendly_name()
+    raise ValueError("model has no Convolution")
+
+
+def first_depthwise(model: ov.Model, n: int) -> list[str]:
+    """Names of the first n depthwise (GroupConvolution) ops in execution order."""
+    return [op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() == "GroupConvolution"][:n]
 
 
 def quantize_model(model: ov.Model, plan: ModelPlan, max_drop: float, preset: str, qac: bool) -> ov.Model:
@@ -150,8 +165,10 @@ def quantize_model(model: ov.Model, plan: ModelPlan, max_drop: float, preset: st
     kwargs: dict[str, Any] = {"subset_size": len(plan.calib), "preset": getattr(nncf.QuantizationPreset, preset.upper())}
     if plan.model_type is not None:
         kwargs["model_type"] = plan.model_type
-    if plan.ignored_types:
-        kwargs["ignored_scope"] = nncf.IgnoredScope(types=plan.ignored_types)
+    names = [first_conv(model)] if plan.float_first_conv else []
+    names += first_depthwise(model, plan.float_depthwise)
+    if plan.ignored_types or names:
+        kwargs["ignored_scope"] = nncf.IgnoredScope(types=plan.ignored_types, names=names)
     calib = nncf.Dataset(plan.calib, plan.transform)
     if not qac or not plan.val:
         return nncf.quantize(model, calib, **kwargs)
@@ -205,7 +222,7 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
 
 def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = None, max_drop: float = 0.01,
                     roles: Sequence[str] = ("det", "rec", "cls"), limit: int | None = None, preset: str = "mixed",
-                    qac: bool = True) -> dict[str, Any]:
+                    qac: bool = True, rec_float_depthwise: int = 3) -> dict[str, Any]:
     """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics."""
     import nncf
 
@@ -223,7 +240,13 @@ def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = Non
         if role in roles and role in plans:
             plan = plans[role]
             if role == "rec":
+                # SVTR neck: no quantizers on LayerNorm inputs and residual adds, SmoothQuant for the MatMuls.
+                # Kept float, by measurement (benchmarks/results/int8.md): the first conv (accuracy control on
+                # synthetic lines ranked it the most sensitive layer) and the three depthwise convs at 24 px
+                # height, whose per-tensor INT8 inputs cost 1.4 points of receipt e2e accuracy; ~0 latency cost.
                 plan.model_type = nncf.ModelType.TRANSFORMER
+                plan.float_first_conv = True
+                plan.float_depthwise = rec_float_depthwise
             t0 = time.time()
             q = quantize_model(core.read_model(str(entry.xml)), plan, max_drop, preset, qac)
             ov.save_model(q, str(out / spec["xml"]))
@@ -320,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--roles", default="det,rec", help="models to quantize; the others are copied in float "
                    "(the cls network is so small that INT8 does not make it faster)")
     p.add_argument("--no-report", action="store_true")
+    p.add_argument("--rec-float-depthwise", type=int, default=3, help="keep the recognizer's first N depthwise "
+                   "convs in float (default: %(default)s)")
     p.add_argument("--limit", type=int, help="use at most this many calibration pages/crops")
     p.add_argument("--preset", choices=["performance", "mixed"], default="mixed")
     p.add_argument("--no-accuracy-control", action="store_true", help="plain nncf.quantize even with --val")
@@ -327,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     done = quantize_bundle(a.bundle, a.calib, a.out, val=a.val, max_drop=a.max_drop,
                            roles=[r.strip() for r in a.roles.split(",") if r.strip()], limit=a.limit,
-                           preset=a.preset, qac=not a.no_accuracy_control)
+                           preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise)
     print(f"wrote {a.out}")
     if not a.no_report:
         command = "python -m convert.quantize " + " ".join(argv if argv is not None else sys.argv[1:])

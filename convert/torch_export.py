@@ -23,7 +23,7 @@ import openvino as ov
 import torch
 from torch import nn
 
-from ppocr_edge.bundle import DEFAULT_BUNDLE, MANIFEST, load_bundle, read_dictionary, sha256_of, write_manifest
+from ppocr_edge.bundle import FP32_BUNDLE, MANIFEST, load_bundle, read_dictionary, sha256_of, write_manifest
 
 from .paddle_onnx import CLS_POST, CLS_PRE, DET_POST, DET_PRE, REC_POST, REC_PRE, _save, onnx_dictionary
 
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 Settings = Mapping[str, Mapping[str, Mapping[str, Any]]]  # role -> {"preprocess": {...}, "postprocess": {...}}
 
 
-def bundle_settings(settings_from: str | Path | Settings | None = DEFAULT_BUNDLE) -> dict[str, dict[str, dict]]:
+def bundle_settings(settings_from: str | Path | Settings | None = FP32_BUNDLE) -> dict[str, dict[str, dict]]:
     """Pre/post-processing settings per role: from a bundle directory, an explicit mapping, or (None) the
     PP-OCRv3 defaults of convert.paddle_onnx."""
     if settings_from is None:
@@ -57,7 +57,7 @@ def bundle_settings(settings_from: str | Path | Settings | None = DEFAULT_BUNDLE
 
 def _settings_dictionary(settings_from: str | Path | Settings | None) -> list[str]:
     """The dictionary file (without the optional space class) of the settings bundle, or of the default bundle."""
-    root = Path(settings_from) if isinstance(settings_from, (str, Path)) else DEFAULT_BUNDLE
+    root = Path(settings_from) if isinstance(settings_from, (str, Path)) else FP32_BUNDLE
     b = load_bundle(root)
     return read_dictionary(root / b.manifest["models"]["rec"]["dictionary"])
 
@@ -108,7 +108,7 @@ def _class_count(model: ov.Model) -> int | None:
 
 def export_bundle(out_dir: str | Path, det: nn.Module | ov.Model | None = None, rec: nn.Module | ov.Model | None = None,
                   cls: nn.Module | ov.Model | None = None, dictionary: str | Path | Sequence[str] | None = None,
-                  settings_from: str | Path | Settings | None = DEFAULT_BUNDLE,
+                  settings_from: str | Path | Settings | None = FP32_BUNDLE,
                   name: str = "PP-OCRv3 (PyTorch export)", source: str = "", license: str = "Apache-2.0",
                   notice: str | Path | None = None, model_sources: Mapping[str, Mapping[str, Any]] | None = None,
                   det_example_size: int = 320) -> Path:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--download-dir", type=Path, default=Path(tempfile.gettempdir()) / "ppocr_edge_official",
                    help="where --from-official finds (or downloads) the official ONNX files")
     p.add_argument("--dict", type=Path, help="dictionary file (default: the rec checkpoint's, else the settings')")
-    p.add_argument("--settings-from", type=Path, default=DEFAULT_BUNDLE,
+    p.add_argument("--settings-from", type=Path, default=FP32_BUNDLE,
                    help="bundle whose pre/post-processing settings are used (default: the embedded bundle)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default=None)

@@ -17,7 +17,10 @@ from .errors import BundleError
 FORMAT_NAME = "ppocr_edge.bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3"
+# the official PP-OCRv3 models as FP32 IR (python -m convert.official_v3), and their INT8 quantization
+# (python -m convert.quantize, see models/ch_pp_ocrv3_int8/quantization_report.md), which is the default
+FP32_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3"
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3_int8"
 
 
 def sha256_of(path: Path) -> str:

@@ -45,6 +45,17 @@ def ocr(ov_cache_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def ocr_fp32(ov_cache_dir: Path):
+    """A pipeline on the FP32 bundle of the official models (the INT8 default is quantized from it)."""
+    from ppocr_edge import OCRPipeline
+    from ppocr_edge.bundle import FP32_BUNDLE
+
+    pipeline = OCRPipeline(FP32_BUNDLE, cache_dir=str(ov_cache_dir))
+    yield pipeline
+    pipeline.close()
+
+
+@pytest.fixture(scope="session")
 def official(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The official ONNX files (det, rec, cls) from the rapidocr_onnxruntime==1.2.3 wheel, fetched once per session."""
     import subprocess

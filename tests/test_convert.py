@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle
+from ppocr_edge.bundle import FP32_BUNDLE, load_bundle
 from ppocr_edge.image_io import load_image
 from ppocr_edge.preprocess import prepare_det, prepare_line_batch
 
@@ -24,7 +24,7 @@ def test_conversion_reproduces_embedded_bundle(official, tmp_path):
     out = tmp_path / "bundle"
     subprocess.run([sys.executable, "-m", "convert.official_v3", "--out", str(out), "--download-dir",
                     str(official["det"].parent)], cwd=REPO, check=True, capture_output=True)
-    ours = json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())
+    ours = json.loads((FP32_BUNDLE / "manifest.json").read_text())
     new = json.loads((out / "manifest.json").read_text())
     assert new["files"] == ours["files"]  # same IR bytes, same dictionary
     assert new["models"] == ours["models"]
@@ -34,7 +34,7 @@ def test_conversion_reproduces_embedded_bundle(official, tmp_path):
 
 def test_ir_matches_official_onnx(official):
     core = ov.Core()
-    bundle = load_bundle()
+    bundle = load_bundle(FP32_BUNDLE)
     cfg = {"INFERENCE_PRECISION_HINT": "f32"}
     img = load_image(SAMPLE)
     det_in = prepare_det(img, bundle.det.preprocess).tensor

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 ov = pytest.importorskip("openvino")
 
-from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle
+from ppocr_edge.bundle import FP32_BUNDLE, load_bundle
 from ppocr_edge.image_io import load_image
 from ppocr_edge.preprocess import prepare_det
 from train.models.det import (
@@ -82,7 +82,7 @@ def test_official_weights_random_input(student, official_ov):
 
 
 def test_official_weights_sample_image(student, official_ov):
-    x = prepare_det(load_image(SAMPLE), load_bundle(DEFAULT_BUNDLE).det.preprocess).tensor
+    x = prepare_det(load_image(SAMPLE), load_bundle(FP32_BUNDLE).det.preprocess).tensor
     ref_p, _, ref_logits = official_ov(x)
     p, _, logits = _torch_outputs(student, x)
     assert p.shape == ref_p.shape == x[:, :1].shape

@@ -23,7 +23,7 @@ import openvino as ov  # noqa: E402
 from ocr_render import random_line, render_page  # noqa: E402
 
 from ppocr_edge import OCRPipeline  # noqa: E402
-from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle  # noqa: E402
+from ppocr_edge.bundle import FP32_BUNDLE, load_bundle  # noqa: E402
 from ppocr_edge.image_io import load_image  # noqa: E402
 from ppocr_edge.preprocess import prepare_det, prepare_line_batch  # noqa: E402
 
@@ -116,7 +116,7 @@ def test_ir_names_and_shapes(exported):
 
 def test_manifest_settings_match_paddle_onnx_layout(exported):
     ours = json.loads((exported / "manifest.json").read_text())["models"]
-    ref = json.loads((DEFAULT_BUNDLE / "manifest.json").read_text())["models"]
+    ref = json.loads((FP32_BUNDLE / "manifest.json").read_text())["models"]
     assert set(ours) == set(ref)
     for role in ref:
         for key in ("preprocess", "postprocess"):
@@ -132,11 +132,11 @@ def _pages() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.needs_fonts
-def test_pipeline_matches_default(exported, ocr, ov_cache_dir):
+def test_pipeline_matches_default(exported, ocr_fp32, ov_cache_dir):
     pipeline = OCRPipeline(bundle=exported, cache_dir=str(ov_cache_dir))
     try:
         for name, img in _pages().items():
-            want, got = ocr(img), pipeline(img)
+            want, got = ocr_fp32(img), pipeline(img)
             assert [ln.text for ln in got.lines] == [ln.text for ln in want.lines], name
             assert [ln.angle for ln in got.lines] == [ln.angle for ln in want.lines], name
             for a, b in zip(got.lines, want.lines):
@@ -167,7 +167,7 @@ def test_cli_exports_checkpoints(modules, exported, tmp_path):
     from ppocr_edge.bundle import read_dictionary
     from train.checkpoint import save_checkpoint
 
-    chars = read_dictionary(DEFAULT_BUNDLE / "dict.txt")
+    chars = read_dictionary(FP32_BUNDLE / "dict.txt")
     rec = save_checkpoint(tmp_path / "rec.pt", modules["rec"], "rec_svtr_lcnet", _factory_kwargs(modules["rec"]),
                           dictionary=chars)
     cls = save_checkpoint(tmp_path / "cls.pt", modules["cls"], "cls_mobilenet_v3_small")

@@ -16,7 +16,7 @@ ov = pytest.importorskip("openvino")
 
 from ocr_render import norm_space, random_line, render_page
 
-from ppocr_edge.bundle import DEFAULT_BUNDLE, load_bundle
+from ppocr_edge.bundle import FP32_BUNDLE, load_bundle
 from ppocr_edge.ctc import ctc_greedy_decode
 from ppocr_edge.image_io import load_image
 from ppocr_edge.preprocess import prepare_line_batch, rec_resized_width
@@ -68,7 +68,7 @@ def reference(official):
 
 @pytest.fixture(scope="module")
 def bundle():
-    return load_bundle(DEFAULT_BUNDLE)
+    return load_bundle(FP32_BUNDLE)
 
 
 def _torch_probs(model, x: np.ndarray) -> np.ndarray:

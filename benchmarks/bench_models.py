@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from convert.benchmark_app import cpu_name, find_benchmark_app, run_one  # noqa: E402
 
-DEFAULT_BUNDLE = ROOT / "ppocr_edge" / "models" / "ch_pp_ocrv3"
+DEFAULT_BUNDLE = ROOT / "ppocr_edge" / "models" / "ch_pp_ocrv3_int8"
 
 # (role, shape, what it stands for)
 CASES = [

@@ -52,6 +52,17 @@ def _save(model: ov.Model, shape: list[int], out: Path, stem: str) -> dict[str, 
     return {"xml": f"{stem}.xml", "bin": f"{stem}.bin"}
 
 
+def finish_bundle(out: Path, models: dict[str, Any], sources: dict[str, Any], *, name: str, license: str,
+                  source: str, notice: Path | None) -> Path:
+    """Copy the NOTICE and write the manifest (with file hashes) of a bundle whose model files are in place."""
+    manifest: dict[str, Any] = {"name": name, "license": license, "source": {"origin": source, "models": sources},
+                                "models": models}
+    if notice is not None:
+        shutil.copyfile(notice, out / "NOTICE")
+        manifest["notice"] = "NOTICE"
+    return write_manifest(out, manifest)
+
+
 def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path: Path | None = None,
             name: str = "PP-OCRv3 (official PaddleOCR models)", source: str = "", license: str = "Apache-2.0",
             notice: Path | None = None) -> Path:
@@ -78,12 +89,7 @@ def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path:
         models["cls"] = {**_save(_read(cls), [-1, 3, CLS_PRE["height"], CLS_PRE["width"]], out, "cls"),
                          "preprocess": CLS_PRE, "postprocess": CLS_POST}
         sources["cls"] = {"file": cls.name, "sha256": sha256_of(cls)}
-    manifest: dict[str, Any] = {"name": name, "license": license, "source": {"origin": source, "models": sources},
-                                "models": models}
-    if notice is not None:
-        shutil.copyfile(notice, out / "NOTICE")
-        manifest["notice"] = "NOTICE"
-    return write_manifest(out, manifest)
+    return finish_bundle(out, models, sources, name=name, license=license, source=source, notice=notice)
 
 
 def main(argv: list[str] | None = None) -> None:

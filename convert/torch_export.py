@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,9 +22,9 @@ import openvino as ov
 import torch
 from torch import nn
 
-from ppocr_edge.bundle import FP32_BUNDLE, MANIFEST, load_bundle, read_dictionary, sha256_of, write_manifest
+from ppocr_edge.bundle import FP32_BUNDLE, MANIFEST, load_bundle, read_dictionary, sha256_of
 
-from .paddle_onnx import CLS_POST, CLS_PRE, DET_POST, DET_PRE, REC_POST, REC_PRE, _save, onnx_dictionary
+from .paddle_onnx import CLS_POST, CLS_PRE, DET_POST, DET_PRE, REC_POST, REC_PRE, _save, finish_bundle, onnx_dictionary
 
 ROLES = ("det", "rec", "cls")
 # the PP-OCRv3 inference settings of convert.paddle_onnx, per role (settings_from=None)
@@ -164,12 +163,7 @@ def export_bundle(out_dir: str | Path, det: nn.Module | ov.Model | None = None, 
                 raise ValueError(f"cls model outputs {n} classes but the settings list labels {labels}")
         models[role] = {**entry, "preprocess": pre, "postprocess": post}
 
-    manifest: dict[str, Any] = {"name": name, "license": license, "source": {"origin": source, "models": sources},
-                                "models": models}
-    if notice is not None:
-        shutil.copyfile(notice, out / "NOTICE")
-        manifest["notice"] = "NOTICE"
-    return write_manifest(out, manifest)
+    return finish_bundle(out, models, sources, name=name, license=license, source=source, notice=notice)
 
 
 # ------------------------------------------------------------------------------------------------ model sources

@@ -254,6 +254,20 @@ class RSELayer(nn.Module):
         return x + self.se(x) if self.shortcut else self.se(x)
 
 
+def _top_down(laterals: nn.ModuleList, feats: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """FPN top-down path shared by RSE-FPN and LK-PAN: lateral convs (called C5 first, as the official graph does)
+    and nearest x2 upsample-adds. Returns (in5, out4, out3, out2)."""
+    c2, c3, c4, c5 = feats
+    in5 = laterals[3](c5)
+    in4 = laterals[2](c4)
+    in3 = laterals[1](c3)
+    in2 = laterals[0](c2)
+    out4 = in4 + _up(in5, 2)
+    out3 = in3 + _up(out4, 2)
+    out2 = in2 + _up(out3, 2)
+    return in5, out4, out3, out2
+
+
 class RSEFPN(nn.Module):
     """Residual-SE FPN of PP-OCRv3 det: 1x1 RSE laterals to out_channels, nearest x2 top-down adds, 3x3 RSE output
     convs to out_channels/4, upsample to 1/4 and concat [p5, p4, p3, p2] -> out_channels at stride 4.
@@ -269,14 +283,7 @@ class RSEFPN(nn.Module):
         self.inp_conv = nn.ModuleList(RSELayer(out_channels, out_channels // 4, 3, shortcut) for _ in in_channels)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        c2, c3, c4, c5 = feats
-        in5 = self.ins_conv[3](c5)
-        in4 = self.ins_conv[2](c4)
-        in3 = self.ins_conv[1](c3)
-        in2 = self.ins_conv[0](c2)
-        out4 = in4 + _up(in5, 2)
-        out3 = in3 + _up(out4, 2)
-        out2 = in2 + _up(out3, 2)
+        in5, out4, out3, out2 = _top_down(self.ins_conv, feats)
         p5 = self.inp_conv[3](in5)
         p4 = self.inp_conv[2](out4)
         p3 = self.inp_conv[1](out3)
@@ -307,14 +314,7 @@ class LKPAN(nn.Module):
                 _kaiming_uniform(m)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        c2, c3, c4, c5 = feats
-        in5 = self.ins_conv[3](c5)
-        in4 = self.ins_conv[2](c4)
-        in3 = self.ins_conv[1](c3)
-        in2 = self.ins_conv[0](c2)
-        out4 = in4 + _up(in5, 2)
-        out3 = in3 + _up(out4, 2)
-        out2 = in2 + _up(out3, 2)
+        in5, out4, out3, out2 = _top_down(self.ins_conv, feats)
         f5 = self.inp_conv[3](in5)
         f4 = self.inp_conv[2](out4)
         f3 = self.inp_conv[1](out3)

@@ -163,7 +163,7 @@ class OCRPipeline:
                 words = tuple(Word(s.text, self._quad(crop, s.start * scale, s.end * scale))
                               for s in split_words(dec, rw / px_per_step))
                 box = self._quad(crop, 0.0, float(crop.image.shape[1]))
-                lines[j] = TextLine(dec.text, dec.score, box, words, 180 if crop.flipped else 0)
+                lines[j] = TextLine(dec.text.strip(), dec.score, box, words, 180 if crop.flipped else 0)
         return lines
 
     @staticmethod

@@ -46,9 +46,12 @@ def main() -> None:
     p.add_argument("--mode", choices=["call", "map"], default="map")
     p.add_argument("--every", type=int, default=500)
     p.add_argument("--out", type=Path)
+    p.add_argument("--bundle", type=Path, help="bundle directory (default: the embedded default)")
+    p.add_argument("--rec-buckets", help="comma list overriding the bundle's recognition width buckets")
     a = p.parse_args()
     rng = random.Random(0)
-    ocr = OCRPipeline()
+    rec_options = {"width_buckets": [int(x) for x in a.rec_buckets.split(",")]} if a.rec_buckets else None
+    ocr = OCRPipeline(a.bundle, rec_options=rec_options)
     rows = [(0, rss_mib(), 0.0)]
     t0 = time.perf_counter()
     images = (random_image(rng) for _ in range(a.images))
@@ -58,7 +61,9 @@ def main() -> None:
             rows.append((n, rss_mib(), time.perf_counter() - t0))
             print(f"{n:6d} images  RSS {rows[-1][1]:8.1f} MiB  {rows[-1][2]:7.1f} s", flush=True)
     text = [f"# Memory soak ({a.mode}, {a.images} random images)", "",
-            f"Command: `python benchmarks/memory_soak.py --images {a.images} --mode {a.mode}`", "",
+            f"Command: `python benchmarks/memory_soak.py --images {a.images} --mode {a.mode}"
+            + (f" --bundle {a.bundle}" if a.bundle else "") + (f" --rec-buckets {a.rec_buckets}" if a.rec_buckets else "")
+            + "`", "",
             "| images | RSS MiB | elapsed s |", "|---:|---:|---:|"]
     text += [f"| {n} | {r:.1f} | {t:.1f} |" for n, r, t in rows]
     first_half = [r for n, r, _ in rows if 0 < n <= a.images // 2]

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvBNAct, HardSigmoid, ResidualUnit, make_divisible
-from .onnx_weights import OnnxGraph, load_bn, modules_in_call_order
+from .onnx_weights import OnnxGraph, copy_param, load_bn, modules_in_call_order
 
 # One row per inverted residual block: kernel, expanded channels, output channels, SE, activation, stride, before
 # scaling. Text variant: every down-sampling block halves the height only. Only "small" at scale 0.35 is checked
@@ -124,13 +124,6 @@ def cls_mobilenet_v3_small(scale: float = 0.35, num_classes: int = 2, model_name
 
 
 # ------------------------------------------------------------------------------------------------ official weights
-def _copy(dst: torch.Tensor, src: np.ndarray, what: str) -> None:
-    if tuple(dst.shape) != tuple(src.shape):
-        raise ValueError(f"{what}: shape {tuple(src.shape)} in ONNX, {tuple(dst.shape)} in torch")
-    with torch.no_grad():
-        dst.copy_(torch.from_numpy(np.ascontiguousarray(src)).to(dst.dtype))
-
-
 def _added_constants(graph: OnnxGraph) -> dict[str, np.ndarray]:
     """Bias constants added after a node: output name of the node -> the constant of the Add that consumes it.
 
@@ -188,11 +181,11 @@ def load_official_cls(model: DirectionClassifier, onnx_path: str | Path) -> Dire
             weight, bias = graph.consts[node.inputs[1]].T, None
         if bias is None:
             bias = biases.get(node.outputs[0])
-        _copy(mod.weight, weight, f"{node.name} weight")
+        copy_param(mod.weight, weight, f"{node.name} weight")
         if (bias is None) != (mod.bias is None):
             raise ValueError(f"{node.name}: bias present in {'torch' if bias is None else 'ONNX'} only")
         if bias is not None:
-            _copy(mod.bias, bias, f"{node.name} bias")
+            copy_param(mod.bias, bias, f"{node.name} bias")
     gates = [m for m in model.modules() if isinstance(m, HardSigmoid)]
     onnx_gates = graph.ops("HardSigmoid")
     if len(gates) != len(onnx_gates):

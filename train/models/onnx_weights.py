@@ -76,7 +76,8 @@ def modules_in_call_order(model: nn.Module, example: torch.Tensor, types: tuple[
     return order
 
 
-def _copy(dst: torch.Tensor, src: np.ndarray, what: str) -> None:
+def copy_param(dst: torch.Tensor, src: np.ndarray, what: str) -> None:
+    """Copy an ONNX array into a torch parameter/buffer, with a clear error on a shape mismatch."""
     if tuple(dst.shape) != tuple(src.shape):
         raise ValueError(f"{what}: shape {tuple(src.shape)} in ONNX, {tuple(dst.shape)} in torch")
     with torch.no_grad():
@@ -85,18 +86,18 @@ def _copy(dst: torch.Tensor, src: np.ndarray, what: str) -> None:
 
 def load_conv(graph: OnnxGraph, node: OnnxNode, conv: nn.Conv2d | nn.ConvTranspose2d) -> None:
     w, b = graph.conv_weights(node)
-    _copy(conv.weight, w, f"{node.name} weight")
+    copy_param(conv.weight, w, f"{node.name} weight")
     if (b is None) != (conv.bias is None):
         raise ValueError(f"{node.name}: bias present in {'torch' if b is None else 'ONNX'} only")
     if b is not None:
-        _copy(conv.bias, b, f"{node.name} bias")
+        copy_param(conv.bias, b, f"{node.name} bias")
 
 
 def load_bn(graph: OnnxGraph, node: OnnxNode, bn: nn.BatchNorm2d) -> None:
     scale, bias, mean, var, eps = graph.bn_weights(node)
     for dst, src, what in ((bn.weight, scale, "scale"), (bn.bias, bias, "bias"), (bn.running_mean, mean, "mean"),
                            (bn.running_var, var, "var")):
-        _copy(dst, src, f"{node.name} {what}")
+        copy_param(dst, src, f"{node.name} {what}")
     bn.eps = eps
 
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvBNAct, SEModule, activation
-from .onnx_weights import OnnxGraph, OnnxNode, modules_in_call_order
+from .onnx_weights import OnnxGraph, OnnxNode, copy_param, modules_in_call_order
 
 NUM_DS_BLOCKS = 13
 
@@ -562,13 +562,6 @@ def _onnx_layers(index: _GraphIndex) -> list[dict]:
     return layers
 
 
-def _copy(dst: torch.Tensor, src: np.ndarray, what: str) -> None:
-    if tuple(dst.shape) != tuple(src.shape):
-        raise ValueError(f"{what}: shape {tuple(src.shape)} in ONNX, {tuple(dst.shape)} in torch")
-    with torch.no_grad():
-        dst.copy_(torch.from_numpy(np.ascontiguousarray(src)).to(dst.dtype))
-
-
 def _check_conv(node: OnnxNode, conv: nn.Conv2d) -> None:
     pads = node.attrs.get("pads", [0, 0, 0, 0])
     want = {"stride": tuple(node.attrs.get("strides", [1, 1])), "groups": int(node.attrs.get("group", 1)),
@@ -612,26 +605,26 @@ def load_official_rec(model: TextRecognizer, onnx_path: str | Path | OnnxGraph) 
             raise ValueError(f"layer {i}: ONNX {layer['kind']} ({name}) vs torch {type(mod).__name__}")
         if layer["kind"] == "conv":
             _check_conv(layer["node"], mod)
-            _copy(mod.weight, layer["weight"], f"{name} weight")
+            copy_param(mod.weight, layer["weight"], f"{name} weight")
             if (layer["bias"] is None) != (mod.bias is None):
                 raise ValueError(f"{name}: bias present in {'torch' if layer['bias'] is None else 'ONNX'} only")
             if mod.bias is not None:
-                _copy(mod.bias, layer["bias"], f"{name} bias")
+                copy_param(mod.bias, layer["bias"], f"{name} bias")
         elif layer["kind"] == "bn":
             for dst, src, what in zip((mod.weight, mod.bias, mod.running_mean, mod.running_var), layer["arrays"],
                                       ("scale", "bias", "mean", "var")):
-                _copy(dst, src, f"{name} {what}")
+                copy_param(dst, src, f"{name} {what}")
             if not math.isclose(mod.eps, layer["eps"], rel_tol=1e-3):
                 raise ValueError(f"{name}: BN eps {layer['eps']} in ONNX, {mod.eps} in torch")
         elif layer["kind"] == "linear":
-            _copy(mod.weight, layer["weight"].T, f"{name} weight")
+            copy_param(mod.weight, layer["weight"].T, f"{name} weight")
             if (layer["bias"] is None) != (mod.bias is None):
                 raise ValueError(f"{name}: bias present in {'torch' if layer['bias'] is None else 'ONNX'} only")
             if mod.bias is not None:
-                _copy(mod.bias, layer["bias"], f"{name} bias")
+                copy_param(mod.bias, layer["bias"], f"{name} bias")
         else:
-            _copy(mod.weight, layer["weight"], f"{name} LayerNorm scale")
-            _copy(mod.bias, layer["bias"], f"{name} LayerNorm bias")
+            copy_param(mod.weight, layer["weight"], f"{name} LayerNorm scale")
+            copy_param(mod.bias, layer["bias"], f"{name} LayerNorm bias")
             if not math.isclose(mod.eps, layer["eps"], rel_tol=1e-3):
                 raise ValueError(f"{name}: LayerNorm eps {layer['eps']} in ONNX, {mod.eps} in torch")
     left = sorted(k for k, a in graph.consts.items() if _is_weight(a) and k not in index.used)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvBNAct, HardSigmoid, ResidualUnit, make_divisible
-from .onnx_weights import OnnxGraph, copy_param, load_bn, modules_in_call_order
+from .onnx_weights import OnnxGraph, attach_folded_biases, copy_param, load_bn, matmul_bias, modules_in_call_order
 
 # One row per inverted residual block: kernel, expanded channels, output channels, SE, activation, stride, before
 # scaling. Text variant: every down-sampling block halves the height only. Only "small" at scale 0.35 is checked
@@ -124,31 +123,17 @@ def cls_mobilenet_v3_small(scale: float = 0.35, num_classes: int = 2, model_name
 
 
 # ------------------------------------------------------------------------------------------------ official weights
-def _added_constants(graph: OnnxGraph) -> dict[str, np.ndarray]:
-    """Bias constants added after a node: output name of the node -> the constant of the Add that consumes it.
-
-    paddle2onnx writes conv biases (SE convs) and the FC bias as a separate Add, the conv ones through a Reshape of
-    the constant to [1, C, 1, 1]; the result is flattened back to [C]."""
-    reshaped = {n.outputs[0]: graph.consts[n.inputs[0]] for n in graph.ops("Reshape") if n.inputs[0] in graph.consts}
-    found = {}
-    for n in graph.ops("Add"):
-        a, b = n.inputs[:2]
-        value = graph.consts.get(b, reshaped.get(b))
-        if value is not None:
-            found[a] = np.asarray(value).reshape(-1)
-    return found
-
-
 def onnx_weight_count(onnx_path: str | Path) -> int:
     """Number of weight values in a classifier ONNX: conv weights and biases, BN scale/offset/mean/variance, FC
     weight and bias (the count that parameters + BN running statistics of the torch model must reach)."""
     graph = OnnxGraph(onnx_path)
-    biases = _added_constants(graph)
+    attach_folded_biases(graph)
     total = 0
     for n in graph.ops("Conv", "BatchNormalization", "MatMul"):
         total += sum(graph.consts[i].size for i in n.inputs[1:] if i in graph.consts)
-        if n.op_type != "BatchNormalization" and n.outputs[0] in biases:
-            total += biases[n.outputs[0]].size
+        if n.op_type == "MatMul":
+            bias = matmul_bias(graph, n)
+            total += 0 if bias is None else bias.size
     return total
 
 
@@ -158,7 +143,7 @@ def load_official_cls(model: DirectionClassifier, onnx_path: str | Path) -> Dire
 
     Raises ValueError when the layer count, a layer type, a shape, a bias or the SE hard-sigmoid slope differs."""
     graph = OnnxGraph(onnx_path)
-    biases = _added_constants(graph)
+    attach_folded_biases(graph)
     nodes = graph.ops("Conv", "BatchNormalization", "MatMul")
     was_training = model.training
     model.eval()
@@ -178,9 +163,7 @@ def load_official_cls(model: DirectionClassifier, onnx_path: str | Path) -> Dire
         if node.op_type == "Conv":
             weight, bias = graph.conv_weights(node)
         else:  # MatMul: Paddle stores Linear weights as [in, out]
-            weight, bias = graph.consts[node.inputs[1]].T, None
-        if bias is None:
-            bias = biases.get(node.outputs[0])
+            weight, bias = graph.consts[node.inputs[1]].T, matmul_bias(graph, node)
         copy_param(mod.weight, weight, f"{node.name} weight")
         if (bias is None) != (mod.bias is None):
             raise ValueError(f"{node.name}: bias present in {'torch' if bias is None else 'ONNX'} only")

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvBNAct, ResidualUnit, SEModule, make_divisible
+from .onnx_weights import attach_folded_biases
 
 __all__ = [
     "LKPAN",
@@ -430,44 +430,6 @@ def inference_parameters(model: DBDetector) -> int:
 # ----------------------------------------------------------------------------------------------------------------------
 # Official weights
 # ----------------------------------------------------------------------------------------------------------------------
-
-def attach_folded_biases(graph) -> int:
-    """paddle2onnx writes a conv's bias as a separate Reshape(bias) + Add after a bias-less Conv/ConvTranspose.
-    Re-attach each such bias as the node's third input (registering the array in graph.consts) so the generic
-    loaders see an ordinary biased conv. Returns how many biases were attached."""
-    reshaped = {}  # Reshape output -> constant it reshapes
-    for n in graph.ops("Reshape"):
-        if n.inputs[0] in graph.consts:
-            reshaped[n.outputs[0]] = graph.consts[n.inputs[0]]
-    adds_by_input: dict[str, list] = {}
-    for n in graph.ops("Add"):
-        for name in n.inputs:
-            adds_by_input.setdefault(name, []).append(n)
-    count = 0
-    for node in graph.ops("Conv", "ConvTranspose"):
-        if len(node.inputs) > 2 and node.inputs[2]:
-            continue
-        for add in adds_by_input.get(node.outputs[0], []):
-            other = [i for i in add.inputs if i != node.outputs[0]]
-            if len(other) != 1:
-                continue
-            w = graph.consts[node.inputs[1]]
-            out_ch = w.shape[0] if node.op_type == "Conv" else w.shape[1] * int(node.attrs.get("group", 1))
-            if other[0] in reshaped:  # Reshape(bias [C]) -> [1, C, 1, 1]
-                bias = np.asarray(reshaped[other[0]]).reshape(-1)
-                if bias.size != out_ch:
-                    raise ValueError(f"{node.name}: folded bias has {bias.size} values for {out_ch} channels")
-            elif other[0] in graph.consts and graph.consts[other[0]].shape in ((out_ch, 1, 1), (1, out_ch, 1, 1)):
-                bias = np.asarray(graph.consts[other[0]]).reshape(-1)  # already shaped for broadcasting
-            else:
-                continue
-            name = f"{node.name}__folded_bias"
-            graph.consts[name] = bias
-            node.inputs = node.inputs[:2] + [name]
-            count += 1
-            break
-    return count
-
 
 def _check_official_det_graph(graph) -> None:
     """The ops we reproduce with fixed choices must carry the attributes we assume."""

@@ -80,12 +80,14 @@ class PPOCREdgeEngine:
     name = "ppocr_edge"
 
     def __init__(self, bundle: str | os.PathLike | None = None, *, use_cls: bool = True,
-                 rec_drop_score: float | None = 0.0, det_options: dict[str, Any] | None = None):
+                 rec_drop_score: float | None = 0.0, det_options: dict[str, Any] | None = None,
+                 rec_options: dict[str, Any] | None = None):
         from ppocr_edge import OCRPipeline
 
         self.det_options = dict(det_options or {})
+        self.rec_options = dict(rec_options or {})
         self._make = lambda drop: OCRPipeline(bundle, use_cls=use_cls, drop_score=drop,
-                                              det_options=self.det_options)
+                                              det_options=self.det_options, rec_options=self.rec_options)
         self.ocr = self._make(None)
         self.drop_score = self.ocr.drop_score
         self._rec_drop_score = rec_drop_score
@@ -358,15 +360,18 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def parse_det_options(items: Sequence[str] | None) -> dict[str, Any]:
-    """['limit_side_len=736', 'use_dilation=true'] -> {'limit_side_len': 736, 'use_dilation': True}."""
+def parse_options(items: Sequence[str] | None, flag: str = "--det-option") -> dict[str, Any]:
+    """['limit_side_len=736', 'use_dilation=true'] -> {'limit_side_len': 736, 'use_dilation': True}.
+
+    A value with commas becomes a list (``width_buckets=96,128,160``)."""
     out: dict[str, Any] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--det-option expects KEY=VALUE, got {item!r}")
-        out[key] = parse_value(value.strip())
+            raise argparse.ArgumentTypeError(f"{flag} expects KEY=VALUE, got {item!r}")
+        value = value.strip()
+        out[key] = [parse_value(v.strip()) for v in value.split(",")] if "," in value else parse_value(value)
     return out
 
 
@@ -385,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--det-option", action="append", metavar="KEY=VALUE", default=[],
                    help="detection setting override, repeatable (e.g. limit_side_len=736, limit_type=min, "
                         "box_thresh=0.5, unclip_ratio=1.6, use_dilation=true); passed as OCRPipeline det_options")
+    p.add_argument("--rec-option", action="append", metavar="KEY=VALUE", default=[],
+                   help="recognition setting override, repeatable (batch_size, min_width, width_buckets=a,b,c); "
+                        "passed as OCRPipeline rec_options")
     p.add_argument("--sets", nargs="+", choices=[d.name for d in DATASETS], help="sets to run (default: all)")
     p.add_argument("--normalize", choices=["exact", "default", "alnum"], default="default",
                    help="e2e text comparison: default = case-insensitive, whitespace collapsed")
@@ -397,13 +405,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     try:
-        det_options = parse_det_options(a.det_option)
+        det_options = parse_options(a.det_option)
+        rec_options = parse_options(a.rec_option, "--rec-option")
     except argparse.ArgumentTypeError as e:
         p.error(str(e))
     t0 = time.perf_counter()
     try:
         engine = PPOCREdgeEngine(a.bundle, use_cls=not a.no_cls, rec_drop_score=a.rec_drop_score,
-                                 det_options=det_options)
+                                 det_options=det_options, rec_options=rec_options)
     except ValueError as e:
         p.error(str(e))
     load_s = time.perf_counter() - t0
@@ -425,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "e2e text normalisation": {"default": "case-insensitive, whitespace collapsed", "exact": "exact",
                                    "alnum": "lowercase [a-z0-9] only"}[a.normalize],
         "det options": (", ".join(f"{k}={v}" for k, v in det_options.items()) or "none (bundle defaults)"),
+        "rec options": (", ".join(f"{k}={v}" for k, v in rec_options.items()) or "none (bundle defaults)"),
         "det settings in effect": ", ".join(f"{k}={v}" for k, v in engine.det_settings.items()),
         "detection drop_score": f"{engine.drop_score:g}",
         "limit": str(a.limit) if a.limit else "none (full sets)",

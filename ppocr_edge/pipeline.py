@@ -20,7 +20,7 @@ from .engine import Stage, compile_config, read_model
 from .errors import BundleError, OCRError
 from .geometry import Crop, crop_quad, whole_image_crop
 from .image_io import ImageInput, load_image
-from .preprocess import bucket_width, prepare_det, prepare_line_batch, rec_resized_width
+from .preprocess import plan_rec_batches, prepare_det, prepare_line_batch, rec_resized_width
 from .results import OCRResult, Quad, TextLine, Word, quad_from_array
 
 
@@ -141,14 +141,10 @@ class OCRPipeline:
         pre = self.rec_pre
         height, batch_size = int(pre["height"]), int(pre.get("batch_size", 6))
         max_width, min_width = self._buckets[-1], int(pre.get("min_width", self._buckets[0]))
-        ratios = [c.image.shape[1] / max(c.image.shape[0], 1) for c in crops]
-        order = sorted(range(len(crops)), key=ratios.__getitem__)
+        needs = [max(min_width, rec_resized_width(c.image.shape[0], c.image.shape[1], height, max_width))
+                 for c in crops]
         jobs = []
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            need = max(rec_resized_width(crops[j].image.shape[0], crops[j].image.shape[1], height, max_width)
-                       for j in idx)
-            width = bucket_width(max(need, min_width), self._buckets)
+        for idx, width in plan_rec_batches(needs, self._buckets, batch_size):
             batch, widths = prepare_line_batch([crops[j].image for j in idx], pre, width)
             jobs.append((idx, widths, width, stages.rec.submit(batch)))
         lines: list[TextLine | None] = [None] * len(crops)

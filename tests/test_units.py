@@ -14,8 +14,8 @@ import pytest
 from ppocr_edge.ctc import Decoded, ctc_greedy_decode, split_words
 from ppocr_edge.db_postprocess import DBParams, db_boxes
 from ppocr_edge.geometry import crop_quad, order_clockwise, sort_reading_order, whole_image_crop
-from ppocr_edge.preprocess import (bucket_width, det_resize_shape, prepare_det, prepare_line_batch,
-                                   rec_resized_width)
+from ppocr_edge.preprocess import (bucket_width, det_resize_shape, plan_rec_batches, prepare_det,
+                                   prepare_line_batch, rec_resized_width)
 
 pytestmark = pytest.mark.units
 
@@ -471,6 +471,35 @@ def test_bucket_width_and_resized_width():
     assert rec_resized_width(0, 5, 48, 2560) == 240
 
 
+def _padded_cost(batches, call_cost):
+    return sum(width * len(idx) + call_cost for idx, width in batches)
+
+
+def test_plan_rec_batches_covers_every_line_once_within_limits():
+    buckets = [160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 960, 1280]
+    rng = random.Random(3)
+    for n in (0, 1, 5, 6, 7, 45):
+        widths = [rng.choice([rng.randint(160, 260), rng.randint(160, 1500)]) for _ in range(n)]
+        batches = plan_rec_batches(widths, buckets, 6)
+        assert sorted(i for idx, _ in batches for i in idx) == list(range(n))
+        for idx, width in batches:
+            assert 1 <= len(idx) <= 6 and width in buckets
+            assert width == bucket_width(max(widths[i] for i in idx), buckets)
+        # never more padded compute than cutting the width-sorted lines into full batches of 6
+        order = sorted(range(n), key=widths.__getitem__)
+        chunks = [(order[i:i + 6], bucket_width(max(widths[j] for j in order[i:i + 6]), buckets))
+                  for i in range(0, n, 6)]
+        assert _padded_cost(batches, 64) <= _padded_cost(chunks, 64)
+
+
+def test_plan_rec_batches_keeps_a_long_line_out_of_a_batch_of_short_ones():
+    buckets = [160, 320, 640]
+    batches = plan_rec_batches([150, 600, 150, 150, 150, 150], buckets, 6, call_cost=64)
+    assert sorted((sorted(idx), w) for idx, w in batches) == [([0, 2, 3, 4, 5], 160), ([1], 640)]
+    # a high call cost makes one batch cheaper: 6 x 640 + 9999 < 5 x 160 + 640 + 2 x 9999
+    assert len(plan_rec_batches([150, 600, 150, 150, 150, 150], buckets, 6, call_cost=9999)) == 1
+
+
 def test_prepare_line_batch():
     crops = [np.full((24, 60, 3), 255, np.uint8), np.zeros((48, 400, 3), np.uint8), np.full((10, 800, 3), 128, np.uint8)]
     pre = {"height": 48, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
@@ -510,27 +539,44 @@ class _FakeStages:
         self.rec, self.det, self.cls = rec, None, None
 
 
+class _WidthReader(_FakeRec):
+    """A fake recognizer that 'reads' each crop's valid (unpadded) width: line i must come back as its own width."""
+
+    def __init__(self, chars):
+        super().__init__(len(chars) + 1, None)
+        self.digit = {d: chars.index(d) + 1 for d in "0123456789"}
+
+    def submit(self, batch):
+        self.shapes.append(batch.shape)
+        probs = np.full((batch.shape[0], batch.shape[3] // 8, self.n_classes), 1e-4, dtype=np.float32)
+        probs[:, :, 0] = 0.99
+        for n in range(batch.shape[0]):
+            valid = int(np.flatnonzero(batch[n].any(axis=(0, 1))).max()) + 1  # white crops; padding is 0
+            for t, d in enumerate(str(valid)):
+                probs[n, 2 * t, 0], probs[n, 2 * t, self.digit[d]] = 1e-4, 0.99
+        fut = Future()
+        fut.set_result(probs)
+        return fut
+
+
 def test_recognize_buckets_and_batches(ocr):
-    """Crops are sorted by aspect ratio, batched by rec batch_size, and each batch padded to a width bucket."""
-    chars = ocr.bundle.characters
-    a = chars.index("a") + 1
-    rec = _FakeRec(len(chars) + 1, lambda width: [(1, a)])
-    ratios = [2, 50, 10, 3, 1, 100, 7, 20]  # crop width / height
-    crops = [whole_image_crop(np.full((30, 30 * r, 3), 255, np.uint8)) for r in ratios]
+    """Crops are grouped into batches of at most batch_size padded to width buckets; results map back in order."""
+    rec = _WidthReader(ocr.bundle.characters)
+    ratios = [2, 50, 10, 3, 1, 100, 7, 20, 2.5, 3.5, 4]  # crop width / height
+    crops = [whole_image_crop(np.full((30, int(30 * r), 3), 255, np.uint8)) for r in ratios]
     lines = ocr._recognize(crops, _FakeStages(rec))
-    assert [line.text for line in lines] == ["a"] * len(crops)
-    batch_size = int(ocr.rec_pre["batch_size"])
     buckets = sorted(int(b) for b in ocr.rec_pre["width_buckets"])
     height = int(ocr.rec_pre["height"])
+    widths = [min(buckets[-1], math.ceil(height * int(30 * r) / 30)) for r in ratios]
+    assert [line.text for line in lines] == [str(w) for w in widths]
+    assert sum(s[0] for s in rec.shapes) == len(crops)
+    assert all(s[0] <= int(ocr.rec_pre["batch_size"]) and s[1:3] == (3, height) and s[3] in buckets
+               for s in rec.shapes)
+    # fewer padded pixels than cutting the width-sorted crops into full batches
     min_width = int(ocr.rec_pre.get("min_width", buckets[0]))
-    by_ratio = sorted(ratios)
-    expected = []
-    for i in range(0, len(by_ratio), batch_size):
-        group = by_ratio[i : i + batch_size]
-        need = max(min(buckets[-1], math.ceil(height * r)) for r in group)
-        width = next((b for b in buckets if b >= max(need, min_width)), buckets[-1])
-        expected.append((len(group), 3, height, width))
-    assert rec.shapes == expected
+    needs = sorted(max(w, min_width) for w in widths)
+    chunked = sum(bucket_width(max(needs[i:i + 6]), buckets) * len(needs[i:i + 6]) for i in range(0, len(needs), 6))
+    assert sum(s[0] * s[3] for s in rec.shapes) < chunked
 
 
 def test_recognize_maps_word_steps_to_image(ocr):

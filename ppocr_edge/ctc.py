@@ -21,7 +21,7 @@ def ctc_greedy_decode(probs: np.ndarray, characters: Sequence[str]) -> list[Deco
     PP-OCR convention: class 0 is the blank, class i >= 1 is characters[i - 1].
     """
     idx = probs.argmax(axis=2)
-    conf = probs.max(axis=2)
+    conf = np.take_along_axis(probs, idx[..., None], axis=2)[..., 0]
     out = []
     for n in range(idx.shape[0]):
         row = idx[n]

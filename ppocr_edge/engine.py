@@ -57,13 +57,17 @@ class Stage:
     Safe to call from several threads; requests run concurrently up to the queue size.
     """
 
+    min_requests = 2
+
     def __init__(self, model: ov.Model, device: str, config: dict[str, Any], name: str):
         try:
             self.compiled = get_core().compile_model(model, device, config)
         except Exception as e:
             raise BundleError(f"{name}: OpenVINO cannot compile this model: {str(e).splitlines()[0]}") from e
         self.name = name
-        self.jobs = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        # at least two requests: with one, the next inference waits until the callback has copied the last
+        # output out (6x80x6625 floats per rec batch); with two it starts while the copy runs
+        self.jobs = max(self.min_requests, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._queue = ov.AsyncInferQueue(self.compiled, self.jobs)
         self._queue.set_callback(self._done)
         self._lock = threading.Lock()

@@ -123,19 +123,29 @@ class OCRPipeline:
         inp = prepare_det(img, self.det_pre)
         return detect_quads(stages.det.infer(inp.tensor), inp, self.det_params)
 
-    def _classify(self, crops: list[Crop], stages: _Stages) -> list[int]:
-        """Indices of the crops that the direction classifier finds upside down (label '180' above its threshold)."""
+    def _classify(self, crops: Iterable[Crop], stages: _Stages) -> tuple[list[Crop], list[int]]:
+        """Run the direction classifier over crops as they are produced (each batch is submitted as soon as it
+        is full, so cutting the next crops overlaps its inference). Returns the crops and the indices of those
+        that the classifier finds upside down (label '180' above its threshold)."""
         assert stages.cls is not None
         width = int(self.cls_pre["width"])
         batch_size = int(self.cls_pre.get("batch_size", 6))
         labels = list(self.cls_post["labels"])
         flip_label, thresh = labels.index("180"), float(self.cls_post.get("thresh", 0.9))
+        done: list[Crop] = []
         futures = []
-        for i in range(0, len(crops), batch_size):
-            batch, _ = prepare_line_batch([c.image for c in crops[i : i + batch_size]], self.cls_pre, width)
-            futures.append(stages.cls.submit(batch))
+        start = 0
+        for crop in crops:
+            done.append(crop)
+            if len(done) - start == batch_size:
+                futures.append(stages.cls.submit(prepare_line_batch([c.image for c in done[start:]], self.cls_pre,
+                                                                    width)[0]))
+                start = len(done)
+        if start < len(done):
+            futures.append(stages.cls.submit(prepare_line_batch([c.image for c in done[start:]], self.cls_pre,
+                                                                width)[0]))
         probs = np.concatenate([f.result() for f in futures]) if futures else np.zeros((0, len(labels)))
-        return [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
+        return done, [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
 
     def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:
         pre = self.rec_pre
@@ -172,15 +182,17 @@ class OCRPipeline:
 
     def _run(self, img: np.ndarray, stages: _Stages, use_det: bool) -> OCRResult:
         t0 = time.perf_counter()
+        source: Iterable[Crop]
         if use_det:
             if stages.det is None:
                 raise OCRError(f"bundle {self.bundle.root} has no detection model; use use_det=False")
-            crops = [crop_quad(img, q) for q in self._detect(img, stages)]
+            source = (crop_quad(img, q) for q in self._detect(img, stages))
         else:
-            crops = [whole_image_crop(img)]
+            source = [whole_image_crop(img)]
         # orientation: the classifier (and, without detection, a tall image) proposes a 180-degree turn; both
         # orientations are recognised and the more confident reading wins, so a wrong flip cannot spoil a line
-        turn = set(self._classify(crops, stages)) if self.use_cls and crops else set()
+        crops, flipped = self._classify(source, stages) if self.use_cls else (list(source), [])
+        turn = set(flipped)
         if not use_det and crops[0].rotated90:
             turn.add(0)  # a tall word or line may read top-down or bottom-up
         variants = list(enumerate(crops)) + [(i, crops[i].with_flip()) for i in sorted(turn)]

@@ -39,6 +39,9 @@ class _Stages:
     cls: Stage | None
 
 
+_RecJob = tuple[list[int], list[int], int, Future]  # crop indices, resized widths, bucket, output
+
+
 class OCRPipeline:
     """Detect, orient and recognise text lines in images.
 
@@ -123,15 +126,12 @@ class OCRPipeline:
         inp = prepare_det(img, self.det_pre)
         return detect_quads(stages.det.infer(inp.tensor), inp, self.det_params)
 
-    def _classify(self, crops: Iterable[Crop], stages: _Stages) -> tuple[list[Crop], list[int]]:
-        """Run the direction classifier over crops as they are produced (each batch is submitted as soon as it
-        is full, so cutting the next crops overlaps its inference). Returns the crops and the indices of those
-        that the classifier finds upside down (label '180' above its threshold)."""
+    def _submit_cls(self, crops: Iterable[Crop], stages: _Stages) -> tuple[list[Crop], list[Future]]:
+        """Start the direction classifier on crops as they are produced (each batch is submitted as soon as it
+        is full, so cutting the next crops overlaps its inference). Returns the crops and the batches' futures."""
         assert stages.cls is not None
         width = int(self.cls_pre["width"])
         batch_size = int(self.cls_pre.get("batch_size", 6))
-        labels = list(self.cls_post["labels"])
-        flip_label, thresh = labels.index("180"), float(self.cls_post.get("thresh", 0.9))
         done: list[Crop] = []
         futures = []
         start = 0
@@ -144,10 +144,20 @@ class OCRPipeline:
         if start < len(done):
             futures.append(stages.cls.submit(prepare_line_batch([c.image for c in done[start:]], self.cls_pre,
                                                                 width)[0]))
+        return done, futures
+
+    def _upside_down(self, futures: list[Future]) -> list[int]:
+        """Indices of the crops that the classifier finds upside down (label '180' above its threshold)."""
+        labels = list(self.cls_post["labels"])
+        flip_label, thresh = labels.index("180"), float(self.cls_post.get("thresh", 0.9))
         probs = np.concatenate([f.result() for f in futures]) if futures else np.zeros((0, len(labels)))
-        return done, [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
+        return [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
 
     def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:
+        return self._read_rec(crops, self._submit_rec(crops, stages))
+
+    def _submit_rec(self, crops: Sequence[Crop], stages: _Stages) -> list[_RecJob]:
+        """Start recognition of crops in batches planned by padded compute (see plan_rec_batches)."""
         pre = self.rec_pre
         height, batch_size = int(pre["height"]), int(pre.get("batch_size", 6))
         max_width, min_width = self._buckets[-1], int(pre.get("min_width", self._buckets[0]))
@@ -157,6 +167,10 @@ class OCRPipeline:
         for idx, width in plan_rec_batches(needs, self._buckets, batch_size):
             batch, widths = prepare_line_batch([crops[j].image for j in idx], pre, width)
             jobs.append((idx, widths, width, stages.rec.submit(batch)))
+        return jobs
+
+    def _read_rec(self, crops: Sequence[Crop], jobs: list[_RecJob]) -> list[TextLine | None]:
+        """Decode the recognition batches: text, confidence and word boxes per crop (None: dropped)."""
         lines: list[TextLine | None] = [None] * len(crops)
         for idx, widths, width, future in jobs:
             probs = future.result()
@@ -190,14 +204,18 @@ class OCRPipeline:
         else:
             source = [whole_image_crop(img)]
         # orientation: the classifier (and, without detection, a tall image) proposes a 180-degree turn; both
-        # orientations are recognised and the more confident reading wins, so a wrong flip cannot spoil a line
-        crops, flipped = self._classify(source, stages) if self.use_cls else (list(source), [])
-        turn = set(flipped)
+        # orientations are recognised and the more confident reading wins, so a wrong flip cannot spoil a line.
+        # The crops as cut go to the recognizer before the classifier's answers are read: they do not depend on it.
+        crops, cls_futures = self._submit_cls(source, stages) if self.use_cls else (list(source), [])
+        jobs = self._submit_rec(crops, stages)
+        turn = set(self._upside_down(cls_futures))
         if not use_det and crops[0].rotated90:
             turn.add(0)  # a tall word or line may read top-down or bottom-up
-        variants = list(enumerate(crops)) + [(i, crops[i].with_flip()) for i in sorted(turn)]
+        turned = sorted(turn)
+        flipped = [crops[i].with_flip() for i in turned]
+        flipped_jobs = self._submit_rec(flipped, stages)
         best: dict[int, TextLine] = {}
-        for (i, _), line in zip(variants, self._recognize([c for _, c in variants], stages)):
+        for i, line in [*enumerate(self._read_rec(crops, jobs)), *zip(turned, self._read_rec(flipped, flipped_jobs))]:
             if line is not None and (i not in best or line.score > best[i].score):
                 best[i] = line
         lines = [best[i] for i in sorted(best)]

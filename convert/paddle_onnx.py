@@ -24,9 +24,11 @@ DET_POST = {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5, "max_candidat
 # PP-OCR pads every batch to at least 320 px; half of real crops need < 180 px, and padding them to 160 instead
 # gave the same accuracy on the dev sets for ~25% less recognition time (benchmarks/results/accuracy_*.md). Steps of
 # 1/8 to 1/4 between buckets (15 buckets instead of 9) pad less: ~5% less end-to-end time on receipts.
+# batch_size 8: with batches planned by padded compute, 8 lines per call ran receipts ~4% faster than 6 (alternating
+# A/B, benchmarks/results/cpu_path.md) at the same accuracy.
 REC_PRE = {"height": 48, "min_width": 160,
            "width_buckets": [160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 960, 1280, 1600, 1920, 2560],
-           "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "channel_order": "BGR"}
+           "batch_size": 8, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "channel_order": "BGR"}
 REC_POST = {"drop_score": 0.5}  # CTC blank is class 0; class i is dictionary entry i - 1
 CLS_PRE = {"height": 48, "width": 192, "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
            "channel_order": "BGR"}

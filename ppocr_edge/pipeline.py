@@ -148,9 +148,11 @@ class OCRPipeline:
 
     def _upside_down(self, futures: list[Future]) -> list[int]:
         """Indices of the crops that the classifier finds upside down (label '180' above its threshold)."""
+        if not futures:
+            return []
         labels = list(self.cls_post["labels"])
         flip_label, thresh = labels.index("180"), float(self.cls_post.get("thresh", 0.9))
-        probs = np.concatenate([f.result() for f in futures]) if futures else np.zeros((0, len(labels)))
+        probs = np.concatenate([f.result() for f in futures])
         return [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
 
     def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:

@@ -53,12 +53,26 @@ def normalize_into(dst: np.ndarray, img: np.ndarray, mean: Sequence[float], std:
         dst[c, :h, :w] -= mean[c] / std[c]
 
 
+def det_padded_side(side: int, step: int, largest: int) -> int:
+    """A resized side padded up to a multiple of step, but never beyond the largest side the resize can produce
+    (a 960 px side stays 960 rather than 1024): the shape buckets stay as few, with less padding computed."""
+    return max(side, min(math.ceil(side / step) * step, largest))
+
+
+def det_largest_side(limit_side_len: int, limit_type: str, max_side: int) -> int:
+    """The longest side det_resize_shape can return."""
+    cap = max(max_side // 32 * 32, 32)
+    return cap if limit_type == "min" else min(max(int(round(limit_side_len / 32)) * 32, 32), cap)
+
+
 def prepare_det(img: np.ndarray, pre: dict) -> DetInput:
-    """Resize a BGR page for the DB detector and pad it (with normalised zeros) to a multiple of size_step."""
+    """Resize a BGR page for the DB detector and pad it (with normalised zeros) to a multiple of size_step, or to
+    the largest side the resize can produce where that is smaller."""
     h, w = img.shape[:2]
-    rh, rw = det_resize_shape(h, w, int(pre["limit_side_len"]), str(pre["limit_type"]), int(pre.get("max_side", 4000)))
-    step = int(pre.get("size_step", 32))
-    ph, pw = math.ceil(rh / step) * step, math.ceil(rw / step) * step
+    limit, kind, max_side = int(pre["limit_side_len"]), str(pre["limit_type"]), int(pre.get("max_side", 4000))
+    rh, rw = det_resize_shape(h, w, limit, kind, max_side)
+    step, largest = int(pre.get("size_step", 32)), det_largest_side(limit, kind, max_side)
+    ph, pw = det_padded_side(rh, step, largest), det_padded_side(rw, step, largest)
     resized = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR) if (rh, rw) != (h, w) else img
     tensor = np.zeros((1, 3, ph, pw), dtype=np.float32)
     normalize_into(tensor[0], resized, pre["mean"], pre["std"])

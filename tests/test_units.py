@@ -14,8 +14,8 @@ import pytest
 from ppocr_edge.ctc import Decoded, ctc_greedy_decode, split_words
 from ppocr_edge.db_postprocess import DBParams, db_boxes
 from ppocr_edge.geometry import crop_quad, order_clockwise, sort_reading_order, whole_image_crop
-from ppocr_edge.preprocess import (bucket_width, det_resize_shape, plan_rec_batches, prepare_det,
-                                   prepare_line_batch, rec_resized_width)
+from ppocr_edge.preprocess import (bucket_width, det_largest_side, det_padded_side, det_resize_shape,
+                                   plan_rec_batches, prepare_det, prepare_line_batch, rec_resized_width)
 
 pytestmark = pytest.mark.units
 
@@ -458,6 +458,19 @@ def test_prepare_det_pads_and_normalises():
         expected = (v / 255.0 - pre["mean"][c]) / pre["std"][c]
         np.testing.assert_allclose(inp.tensor[0, c, :96, :160], expected, atol=1e-5)
     assert not inp.tensor[0, :, 96:, :].any() and not inp.tensor[0, :, :, 160:].any()
+
+
+def test_prepare_det_pads_no_further_than_the_largest_resized_side():
+    """A 960 px side (the most common: every page above limit_side_len) is not padded to 1024."""
+    pre = {"limit_side_len": 960, "limit_type": "max", "size_step": 128, "mean": [0.5] * 3, "std": [0.5] * 3}
+    assert prepare_det(np.zeros((720, 1280, 3), np.uint8), pre).tensor.shape[2:] == (640, 960)
+    assert prepare_det(np.zeros((1458, 744, 3), np.uint8), pre).tensor.shape[2:] == (960, 512)
+    assert det_largest_side(960, "max", 4000) == 960 and det_largest_side(1000, "max", 4000) == 992
+    assert det_largest_side(736, "min", 4000) == 4000 and det_largest_side(736, "min", 3000) == 2976 and det_largest_side(960, "max", 640) == 640
+    assert [det_padded_side(s, 128, 960) for s in (32, 128, 130, 900, 960)] == [128, 128, 256, 960, 960]
+    # every padded side is a multiple of the step or the largest side: the shape buckets stay few
+    sides = {det_padded_side(s, 128, 960) for s in range(32, 961, 32)}
+    assert sides == {128, 256, 384, 512, 640, 768, 896, 960}
 
 
 # ---------------------------------------------------------------------------------------------- rec widths

@@ -133,17 +133,19 @@ class OCRPipeline:
         width = int(self.cls_pre["width"])
         batch_size = int(self.cls_pre.get("batch_size", 6))
         done: list[Crop] = []
-        futures = []
-        start = 0
+        futures: list[Future] = []
+
+        def submit_pending() -> None:
+            pending = done[len(futures) * batch_size:]
+            if pending:
+                futures.append(stages.cls.submit(prepare_line_batch([c.image for c in pending], self.cls_pre,
+                                                                    width)[0]))
+
         for crop in crops:
             done.append(crop)
-            if len(done) - start == batch_size:
-                futures.append(stages.cls.submit(prepare_line_batch([c.image for c in done[start:]], self.cls_pre,
-                                                                    width)[0]))
-                start = len(done)
-        if start < len(done):
-            futures.append(stages.cls.submit(prepare_line_batch([c.image for c in done[start:]], self.cls_pre,
-                                                                width)[0]))
+            if len(done) % batch_size == 0:
+                submit_pending()
+        submit_pending()
         return done, futures
 
     def _upside_down(self, futures: list[Future]) -> list[int]:

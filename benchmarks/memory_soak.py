@@ -48,10 +48,12 @@ def main() -> None:
     p.add_argument("--out", type=Path)
     p.add_argument("--bundle", type=Path, help="bundle directory (default: the embedded default)")
     p.add_argument("--rec-buckets", help="comma list overriding the bundle's recognition width buckets")
+    p.add_argument("--det-step", type=int, help="override the bundle's detector shape step (size_step)")
     a = p.parse_args()
     rng = random.Random(0)
     rec_options = {"width_buckets": [int(x) for x in a.rec_buckets.split(",")]} if a.rec_buckets else None
-    ocr = OCRPipeline(a.bundle, rec_options=rec_options)
+    det_options = {"size_step": a.det_step} if a.det_step else None
+    ocr = OCRPipeline(a.bundle, rec_options=rec_options, det_options=det_options)
     rows = [(0, rss_mib(), 0.0)]
     t0 = time.perf_counter()
     images = (random_image(rng) for _ in range(a.images))
@@ -63,6 +65,7 @@ def main() -> None:
     text = [f"# Memory soak ({a.mode}, {a.images} random images)", "",
             f"Command: `python benchmarks/memory_soak.py --images {a.images} --mode {a.mode}"
             + (f" --bundle {a.bundle}" if a.bundle else "") + (f" --rec-buckets {a.rec_buckets}" if a.rec_buckets else "")
+            + (f" --det-step {a.det_step}" if a.det_step else "")
             + "`", "",
             "| images | RSS MiB | elapsed s |", "|---:|---:|---:|"]
     text += [f"| {n} | {r:.1f} | {t:.1f} |" for n, r, t in rows]

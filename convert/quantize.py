@@ -37,7 +37,7 @@ from ppocr_edge.db_postprocess import DBParams, detect_quads
 from ppocr_edge.geometry import crop_quad
 from ppocr_edge.image_io import load_image
 from ppocr_edge.metrics import DetCounter, normalized_edit_distance
-from ppocr_edge.preprocess import DetInput, bucket_width, prepare_det, prepare_line_batch, rec_resized_width
+from ppocr_edge.preprocess import DetInput, bucket_width, prepare_det, prepare_line_batch, rec_needed_width
 
 log = logging.getLogger("ppocr_edge.quantize")
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -92,9 +92,9 @@ def detected_crops(bundle: Bundle, pages: Sequence[LabeledPage]) -> list[np.ndar
 def rec_input(crop: np.ndarray, pre: dict) -> np.ndarray:
     """A 1-line rec batch at the width bucket the pipeline would choose for this crop."""
     buckets = sorted(int(b) for b in pre["width_buckets"])
-    need = rec_resized_width(crop.shape[0], crop.shape[1], int(pre["height"]), buckets[-1])
-    width = bucket_width(max(need, int(pre.get("min_width", buckets[0]))), buckets)
-    return prepare_line_batch([crop], pre, width)[0]
+    need = rec_needed_width(crop.shape[0], crop.shape[1], int(pre["height"]), int(pre.get("min_width", buckets[0])),
+                            buckets[-1])
+    return prepare_line_batch([crop], pre, bucket_width(need, buckets))[0]
 
 
 def cls_input(crop: np.ndarray, pre: dict) -> np.ndarray:

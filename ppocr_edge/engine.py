@@ -57,8 +57,6 @@ class Stage:
     Safe to call from several threads; requests run concurrently up to the queue size.
     """
 
-    min_requests = 2  # see below
-
     def __init__(self, model: ov.Model, device: str, config: dict[str, Any], name: str):
         try:
             self.compiled = get_core().compile_model(model, device, config)
@@ -68,7 +66,7 @@ class Stage:
         # at least two requests: with one, submit() blocks until the running inference and its callback (which
         # copies the output out: 8x80x6625 floats for a rec batch) are done, so the caller cannot prepare and
         # queue the next batch meanwhile (measured: receipts 6% faster with two, benchmarks/results/cpu_path.md)
-        self.jobs = max(self.min_requests, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self.jobs = max(2, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._queue = ov.AsyncInferQueue(self.compiled, self.jobs)
         self._queue.set_callback(self._done)
         self._lock = threading.Lock()

@@ -20,7 +20,7 @@ from .engine import Stage, compile_config, read_model
 from .errors import BundleError, OCRError
 from .geometry import Crop, crop_quad, whole_image_crop
 from .image_io import ImageInput, load_image
-from .preprocess import plan_rec_batches, prepare_det, prepare_line_batch, rec_resized_width
+from .preprocess import plan_rec_batches, prepare_det, prepare_line_batch, rec_needed_width
 from .results import OCRResult, Quad, TextLine, Word, quad_from_array
 
 
@@ -157,16 +157,12 @@ class OCRPipeline:
         probs = np.concatenate([f.result() for f in futures])
         return [i for i, p in enumerate(probs) if p.argmax() == flip_label and p[flip_label] > thresh]
 
-    def _recognize(self, crops: Sequence[Crop], stages: _Stages) -> list[TextLine | None]:
-        return self._read_rec(crops, self._submit_rec(crops, stages))
-
     def _submit_rec(self, crops: Sequence[Crop], stages: _Stages) -> list[_RecJob]:
         """Start recognition of crops in batches planned by padded compute (see plan_rec_batches)."""
         pre = self.rec_pre
         height, batch_size = int(pre["height"]), int(pre.get("batch_size", 6))
         max_width, min_width = self._buckets[-1], int(pre.get("min_width", self._buckets[0]))
-        needs = [max(min_width, rec_resized_width(c.image.shape[0], c.image.shape[1], height, max_width))
-                 for c in crops]
+        needs = [rec_needed_width(c.image.shape[0], c.image.shape[1], height, min_width, max_width) for c in crops]
         jobs = []
         for idx, width in plan_rec_batches(needs, self._buckets, batch_size):
             batch, widths = prepare_line_batch([crops[j].image for j in idx], pre, width)

@@ -84,6 +84,12 @@ def rec_resized_width(h: int, w: int, height: int, max_width: int) -> int:
     return max(1, min(max_width, int(math.ceil(height * w / max(h, 1)))))
 
 
+def rec_needed_width(h: int, w: int, height: int, min_width: int, max_width: int) -> int:
+    """The width a crop of h x w pixels needs in a recognition batch: resized to the model height keeping its
+    aspect ratio, at least min_width (short words read better with some padding), at most max_width."""
+    return max(min_width, rec_resized_width(h, w, height, max_width))
+
+
 def bucket_width(width: int, buckets: Sequence[int]) -> int:
     """Smallest bucket >= width (the largest bucket if none is)."""
     for b in buckets:

@@ -552,6 +552,11 @@ class _FakeStages:
         self.rec, self.det, self.cls = rec, None, None
 
 
+def _recognize(ocr, crops, stages):
+    """The pipeline's recognition step alone: submit the planned batches, then decode them."""
+    return ocr._read_rec(crops, ocr._submit_rec(crops, stages))
+
+
 class _WidthReader(_FakeRec):
     """A fake recognizer that 'reads' each crop's valid (unpadded) width: line i must come back as its own width."""
 
@@ -577,7 +582,7 @@ def test_recognize_buckets_and_batches(ocr):
     rec = _WidthReader(ocr.bundle.characters)
     ratios = [2, 50, 10, 3, 1, 100, 7, 20, 2.5, 3.5, 4]  # crop width / height
     crops = [whole_image_crop(np.full((30, int(30 * r), 3), 255, np.uint8)) for r in ratios]
-    lines = ocr._recognize(crops, _FakeStages(rec))
+    lines = _recognize(ocr, crops, _FakeStages(rec))
     buckets = sorted(int(b) for b in ocr.rec_pre["width_buckets"])
     height = int(ocr.rec_pre["height"])
     widths = [min(buckets[-1], math.ceil(height * int(30 * r) / 30)) for r in ratios]
@@ -601,7 +606,7 @@ def test_recognize_maps_word_steps_to_image(ocr):
     rec = _FakeRec(len(chars) + 1, lambda width: emit)
     img = np.full((24, 100, 3), 255, np.uint8)  # resized to 48 x 200, padded to the first bucket
     crop = whole_image_crop(img)
-    (line,) = ocr._recognize([crop], _FakeStages(rec))
+    (line,) = _recognize(ocr, [crop], _FakeStages(rec))
     assert line.text == "ab ab" and line.angle == 0
     np.testing.assert_allclose(line.box, [[0, 0], [100, 0], [100, 24], [0, 24]])
     width = rec.shapes[0][3]
@@ -623,7 +628,7 @@ def test_boxes_of_an_edge_quad_stay_inside_the_image(ocr):
     emit = [(2, cls["a"]), (4, cls["b"]), (6, cls[" "]), (8, cls["a"]), (10, cls["b"])]
     img = np.full((100, 700, 3), 255, np.uint8)
     quad = np.array([[336, 0], [510, 4], [510, 46], [336, 46]], dtype=np.float32)  # as _detect clips it
-    (line,) = ocr._recognize([crop_quad(img, quad)], _FakeStages(_FakeRec(len(chars) + 1, lambda width: emit)))
+    (line,) = _recognize(ocr, [crop_quad(img, quad)], _FakeStages(_FakeRec(len(chars) + 1, lambda width: emit)))
     assert line.text == "ab ab"
     points = np.array([line.box] + [w.box for w in line.words]).reshape(-1, 2)
     assert points.min() >= 0.0 and points[:, 0].max() <= 700 and points[:, 1].max() <= 100

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from .onnx_weights import modules_in_call_order
+
 __all__ = ["count_macs", "count_params", "layer_macs"]
 
 
@@ -60,16 +62,8 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
 
 def _inference_params(model: nn.Module, x: torch.Tensor) -> int:
     """Parameters of the layers an eval-mode forward pass actually calls (e.g. not the DB threshold branch)."""
-    used: set[int] = set()
-    hooks = [m.register_forward_hook(lambda mod, i, o: used.add(id(mod))) for m in model.modules()
-             if not list(m.children())]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return sum(p.numel() for m in model.modules() if id(m) in used for p in m.parameters(recurse=False))
+    called = modules_in_call_order(model, x, (nn.Module,))
+    return sum(p.numel() for m in called if not list(m.children()) for p in m.parameters())
 
 
 def size_table() -> str:

@@ -1,10 +1,35 @@
-"""ppocr_edge: PP-OCRv3 text detection and recognition on OpenVINO for Intel CPUs."""
+"""ppocr_edge: PP-OCRv3 text detection and recognition on OpenVINO for Intel CPUs.
 
-from .bundle import Bundle, load_bundle
-from .errors import BundleError, ImageError, OCRError
-from .pipeline import OCRPipeline
-from .results import OCRResult, TextLine, Word
+The public names are imported lazily, so that the OpenVINO-free modules (preprocess, ctc, metrics, datasets) can be
+used by training code on machines without OpenVINO.
+"""
 
-__all__ = ["OCRPipeline", "OCRResult", "TextLine", "Word", "Bundle", "load_bundle", "OCRError", "ImageError",
-           "BundleError"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .bundle import Bundle, load_bundle
+    from .errors import BundleError, ImageError, OCRError
+    from .pipeline import OCRPipeline
+    from .results import OCRResult, TextLine, Word
+
+_EXPORTS = {"OCRPipeline": "pipeline", "OCRResult": "results", "TextLine": "results", "Word": "results",
+            "Bundle": "bundle", "load_bundle": "bundle", "OCRError": "errors", "ImageError": "errors",
+            "BundleError": "errors"}
+__all__ = list(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ppocr_edge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

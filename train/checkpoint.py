@@ -7,6 +7,7 @@
       "dictionary": [...] or None,    # rec only: the dictionary file's lines (CTC class i -> dictionary[i - 1];
                                       # a trailing space class is added when the model has one more output)
       "metadata": {...},              # free-form JSON-like: epoch, metrics, data, notes
+      "training": {...} or absent,    # trainer state for exact resume (optimizer, step, RNG, extra models)
     }
 
 The factory is a dotted name of a function under ``train.models`` (short names such as ``cls_mobilenet_v3_small``
@@ -64,19 +65,36 @@ def build_model(factory: str, kwargs: dict[str, Any] | None = None) -> nn.Module
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, factory: str, kwargs: dict[str, Any] | None = None, *,
-                    dictionary: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Path:
+                    dictionary: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                    training: dict[str, Any] | None = None) -> Path:
     """Write model's weights with the factory call that rebuilds it. factory(**kwargs) must build the same
-    architecture (checked here by loading the state dict into a fresh instance)."""
+    architecture (checked here by loading the state dict into a fresh instance). `training` (optional) is the
+    trainer's resume state; it is written to a temporary file first, so an interrupted save never leaves a
+    truncated checkpoint behind."""
     path = Path(path)
     dotted = FACTORIES.get(factory, factory)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     build_model(dotted, kwargs).load_state_dict(state)  # fails now rather than at export time
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                "arch": {"factory": dotted, "kwargs": dict(kwargs or {})}, "state_dict": state,
-                "dictionary": list(dictionary) if dictionary is not None else None,
-                "metadata": dict(metadata or {})}, path)
+    data = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "arch": {"factory": dotted, "kwargs": dict(kwargs or {})}, "state_dict": state,
+            "dictionary": list(dictionary) if dictionary is not None else None, "metadata": dict(metadata or {})}
+    if training is not None:
+        data["training"] = training
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(data, tmp)
+    tmp.replace(path)
     return path
+
+
+def load_training_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The trainer state saved with a checkpoint (KeyError when the file has none)."""
+    data = torch.load(Path(path), map_location=map_location, weights_only=True)
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path}: not a {FORMAT_NAME} file")
+    if "training" not in data:
+        raise KeyError(f"{path}: no training state (written without one, e.g. an exported best checkpoint)")
+    return data["training"]
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:

@@ -443,14 +443,16 @@ def rec_svtr_lcnet(num_classes: int = 6625, use_sar: bool = False, sar_max_text_
 # ---------------------------------------------------------------------------------------------------------- losses
 
 
-def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
+             zero_infinity: bool = True) -> torch.Tensor:
     """PaddleOCR CTCLoss: blank 0 on [N, T, C] logits, per-sample loss averaged over the batch (no division by the
-    target length). targets [N, S] padded CTC class indices (dictionary index + 1)."""
+    target length). targets [N, S] padded CTC class indices (dictionary index + 1). zero_infinity: a sample whose
+    label cannot be aligned to the T time steps contributes 0 (and no gradient) instead of turning weights to NaN."""
     log_probs = F.log_softmax(logits.float(), dim=2).transpose(0, 1)  # [T, N, C]
     n, t = logits.shape[0], logits.shape[1]
     input_lengths = torch.full((n,), t, dtype=torch.long, device=logits.device)
     per_sample = F.ctc_loss(log_probs, targets.long(), input_lengths, target_lengths.long(), blank=0,
-                            reduction="none")
+                            reduction="none", zero_infinity=zero_infinity)
     return per_sample.mean()
 
 

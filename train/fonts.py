@@ -28,7 +28,7 @@ from pathlib import Path
 DEFAULT_FONT_DIRS = ("/usr/share/fonts", "/usr/share/texmf/fonts/opentype")
 FONT_DIRS_ENV = "PPOCR_EDGE_FONT_DIRS"
 CACHE_ENV = "PPOCR_EDGE_FONT_CACHE"  # a file path, or "" / "none" to disable the on-disk cache
-_CACHE_VERSION = 1
+_CACHE_VERSION = 3
 _REQUIRED = frozenset(ord(c) for c in string.ascii_letters + string.digits)
 _EXCLUDE_NAME = re.compile(r"math|symbol|emoji|dingbat|D050000L|ornament|icon|braille|music|fallback|keyboard", re.I)
 _DSEG = re.compile(r"dseg", re.I)
@@ -78,16 +78,26 @@ def _ranges(cps: Iterable[int]) -> list[list[int]]:
 
 def _read_font(path: Path) -> dict | None:
     """Family, style flags and code point ranges of a font file; None for a font we never render with."""
+    import logging
+
     from fontTools.ttLib import TTFont  # imported lazily: a warm cache needs no fontTools
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # odd 'created' dates etc. are harmless
 
     try:
         font = TTFont(str(path), lazy=True, fontNumber=0)
+        # synthetic glyph names: skips parsing the 'post' table's names (the slow part of reading a cmap)
+        font.setGlyphOrder([f"g{i}" for i in range(font["maxp"].numGlyphs)])
         cmap = font.getBestCmap() or {}
         names = font["name"]
         family = names.getBestFamilyName() or path.stem
         style = names.getBestSubFamilyName() or "Regular"
         os2 = font["OS/2"] if "OS/2" in font else None
-        mono = bool(font["post"].isFixedPitch) if "post" in font else False
+        mono = bool(os2 and os2.panose.bProportion == 9)
+        if "glyf" in font and _REQUIRED <= cmap.keys():  # a printable ASCII char with an empty outline is not covered
+            loca = font["loca"]
+            cmap = {cp: g for cp, g in cmap.items()
+                    if not (32 < cp < 127 and loca[int(g[1:]) + 1] == loca[int(g[1:])])}
         font.close()
     except Exception:  # noqa: BLE001 - a broken font file is skipped, not fatal
         return None

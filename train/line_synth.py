@@ -298,14 +298,14 @@ class LineSynth:
             if where not in (side, "both"):
                 continue
             other = self.text_source.sample(rng) + " " + self.text_source.sample(rng)
-            x = int(rng.uniform(-0.5, 0.3) * width)
-            if side == "above":  # its lowest ink (descenders) ends `gap` above our top
-                desc = font.getbbox(other, anchor="ls")[3]
-                draw.text((x, top - gap - desc), other, fill=255, font=font, anchor="ls")
+            other = other[: max(4, int(1.6 * width / size))]  # about what the crop can show
+            x = int(rng.uniform(-0.3, 0.3) * width)
+            ascent, descent = font.getmetrics()
+            if side == "above":  # its lowest ink (descenders) ends at least `gap` above our top
+                draw.text((x, top - gap - descent), other, fill=255, font=font, anchor="ls")
                 m_t = gap + int(size * rng.uniform(0.1, 0.35))
-            else:  # its highest ink starts `gap` below our bottom
-                asc = -font.getbbox(other, anchor="ls")[1]
-                draw.text((x, bottom + gap + asc), other, fill=255, font=font, anchor="ls")
+            else:  # its highest ink starts at least `gap` below our bottom
+                draw.text((x, bottom + gap + min(ascent, int(0.8 * size))), other, fill=255, font=font, anchor="ls")
                 m_b = gap + int(size * rng.uniform(0.1, 0.35))
         return m_t, m_b
 
@@ -354,7 +354,10 @@ class LineSynth:
         """Text colour and the background image (h, w, 3) uint8, with enough contrast between them."""
         cfg = self.config
         mode = rng.choices(list(cfg.color_weights), weights=list(cfg.color_weights.values()))[0]
-        kind = rng.choices(list(cfg.background_weights), weights=list(cfg.background_weights.values()))[0]
+        kinds = cfg.background_weights
+        if mode == "low_contrast":  # low contrast on a busy texture is unreadable: plain kinds only
+            kinds = {k: v for k, v in kinds.items() if k in ("flat", "gradient", "noise")} or {"flat": 1.0}
+        kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
         if mode == "dark_on_light":
             v = rng.randint(185, 255)
             tint = [rng.randint(-12, 12) for _ in range(3)]
@@ -365,7 +368,7 @@ class LineSynth:
             base = _hsv_color(rng.random(), rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0))
         else:  # low contrast: mid-grey-ish paper
             base = _hsv_color(rng.random(), rng.uniform(0, 0.3), rng.uniform(0.45, 0.85))
-        bg = self._background(rng, g, kind, base, h, w)
+        bg = self._background(rng, g, kind, base, h, w, low=mode == "low_contrast")
         bg_l = float(cv2.mean(bg[:: max(1, h // 8), :: max(1, w // 16)])[0:3] @ np.array([0.114, 0.587, 0.299])) \
             if kind in ("scene", "blobs", "paper") else _luma(base)
         if mode == "low_contrast":
@@ -374,8 +377,11 @@ class LineSynth:
             delta = rng.uniform(110, 200)
         else:
             delta = rng.uniform(90, 230)
-        target = bg_l - delta if bg_l - delta >= 0 and (bg_l >= 128 or bg_l + delta > 255) else bg_l + delta
-        target = float(_u8(target))
+        darker, lighter = max(0.0, bg_l - delta), min(255.0, bg_l + delta)
+        if bg_l >= 128:  # darker text unless that loses too much contrast against the clipping
+            target = darker if bg_l - darker >= min(lighter - bg_l, 0.7 * delta) else lighter
+        else:
+            target = lighter if lighter - bg_l >= min(bg_l - darker, 0.7 * delta) else darker
         if mode == "colored" and rng.random() < 0.6:
             fg = _hsv_color(rng.random(), rng.uniform(0.4, 1.0), 1.0)
             scale = target / max(_luma(fg), 1.0)
@@ -383,24 +389,23 @@ class LineSynth:
         else:
             tint = [rng.uniform(-15, 15) for _ in range(3)]
             fg = tuple(_u8(target + t) for t in tint)
+        if abs(_luma(fg) - bg_l) < (35 if mode == "low_contrast" else 70):  # clipping ate the contrast
+            v = 0 if bg_l >= 128 else 255
+            fg = (v, v, v)
         return fg, bg
 
     def _background(self, rng: random.Random, g: np.random.Generator, kind: str, base: tuple[int, int, int],
-                    h: int, w: int) -> np.ndarray:
+                    h: int, w: int, low: bool = False) -> np.ndarray:
         bg = np.empty((h, w, 3), np.uint8)
         bg[:] = base
         if kind == "flat":
             return bg
-        if kind == "gradient":
-            other = np.array([rng.randint(-45, 45) for _ in range(3)], np.float32)
-            a = rng.uniform(0, 2 * math.pi)
-            ramp = (np.cos(a) * np.arange(w, dtype=np.float32)[None, :] / max(w, 1)
-                    + np.sin(a) * np.arange(h, dtype=np.float32)[:, None] / max(h, 1))
-            ramp -= ramp.min()
-            ramp /= max(float(ramp.max()), 1e-6)
-            return np.clip(bg + ramp[..., None] * other, 0, 255).astype(np.uint8)
+        if kind == "gradient":  # bilinear between four random corner colours near the base
+            corners = np.array([[[_u8(c + rng.randint(-40, 40)) for c in base] for _ in range(2)] for _ in range(2)],
+                               np.uint8)
+            return cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
         if kind == "noise":
-            return self._add_noise(rng, bg, rng.uniform(4, 18))
+            return self._add_noise(rng, bg, rng.uniform(4, 12 if low else 18))
         if kind == "blobs":
             small = g.normal(0, 1, (max(2, h // rng.randint(6, 20)), max(2, w // rng.randint(6, 20)), 1))
             field_ = cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -415,7 +420,7 @@ class LineSynth:
             small = g.normal(0, 1, (max(3, h // 5), max(3, w // 5))).astype(np.float32)
             height = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
             shade = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3) + 0.5 * cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
-            out = bg.astype(np.float32) + np.clip(shade, -4, 4)[..., None] * rng.uniform(3, 9)
+            out = bg.astype(np.float32) + np.clip(shade, -4, 4)[..., None] * rng.uniform(2, 6)
             return self._add_noise(rng, np.clip(out, 0, 255).astype(np.uint8), rng.uniform(2, 6))
         # scene: a crop of a synthetic scene, pulled towards the base colour
         scene = self.banks.scenes[rng.randrange(len(self.banks.scenes))]

@@ -193,7 +193,7 @@ class TextSource:
             parts.append(self.word(rng) if k == "words" else self._gens[k](rng))
         if rng.random() < 0.5:
             parts[0] = self._case(rng, parts[0])
-        sep = "" if rng.random() < 0.12 else rng.choice((" ", " ", " ", ": ", " - ", ", ", " x ", " / "))
+        sep = "" if rng.random() < 0.07 else rng.choice((" ", " ", " ", ": ", " - ", ", ", " x ", " / "))
         return self._decorate(rng, sep.join(parts))
 
     def _number(self, rng: random.Random) -> str:

@@ -23,9 +23,10 @@ matching and ICDAR "###" don't-care handling; end-to-end is the same matching wh
 normalised texts are equal (``--normalize``, default: case-insensitive, whitespace collapsed); recognition is
 exact-match accuracy (case-sensitive, and ICDAR 2015 lowercase-alphanumeric) and 1 - normalised edit distance.
 
-Other engines plug in through the ``Engine`` callable: ``engine(image_path, use_det=True) -> list[EngineLine]``.
-Build one (e.g. an adapter around benchmarks/peer_worker.py) and call ``evaluate(engine, ...)`` from another
-script; ``PPOCREdgeEngine`` is the adapter for this project's OCRPipeline. An engine that sets the attribute
+The evaluation itself (engines, matching, scoring) is ppocr_edge.evaluate, the code behind ``ppocr-edge eval``;
+this script runs it over the three sets and writes the reports. Other engines plug in through the ``Engine``
+callable: ``engine(image_path, use_det=True) -> list[EngineLine]`` (see benchmarks/eval_peers.py);
+``PPOCREdgeEngine`` is the adapter for this project's OCRPipeline. An engine that sets the attribute
 ``last_elapsed_ms`` after each call (as ``PPOCREdgeEngine`` does, from ``OCRResult.elapsed_ms``) also gets its own
 per-image time reported (mean ms/img); otherwise that column is empty.
 """
@@ -39,233 +40,13 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Sequence
 
-from ppocr_edge.datasets import DetSample, RecSample, TextRegion, read_det_labels, read_rec_labels
-from ppocr_edge.metrics import DetCounter, ImageMatch, NormalizeMode, RecCounter
+from ppocr_edge.evaluate import DATASETS, PPOCREdgeEngine, SetResult, evaluate, progress_bar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "real_dev"
-
-Box = Sequence[Sequence[float]]
-
-
-@dataclass(frozen=True)
-class EngineLine:
-    """One recognised line as an engine reports it.
-
-    box: polygon points (x, y) in image pixels. words: (text, box) per word, or None when the engine has no word
-    boxes (word-level scoring is then skipped). score: the recognition confidence, when the engine has one.
-    """
-
-    text: str
-    box: Box
-    words: tuple[tuple[str, Box], ...] | None = None
-    score: float | None = None
-
-
-Engine = Callable[..., list[EngineLine]]  # engine(image_path: str, use_det: bool = True) -> list[EngineLine]
-
-
-class PPOCREdgeEngine:
-    """Adapter: ppocr_edge.OCRPipeline as an ``Engine``.
-
-    Detection mode uses the pipeline as configured (its drop_score included). Recognition-only mode uses a second
-    pipeline with ``rec_drop_score`` (default 0: keep every result), so that recognition accuracy measures the
-    recogniser rather than the confidence filter; scores are returned, so the effect of the filter can be computed.
-    """
-
-    name = "ppocr_edge"
-
-    def __init__(self, bundle: str | os.PathLike | None = None, *, use_cls: bool = True,
-                 rec_drop_score: float | None = 0.0, det_options: dict[str, Any] | None = None,
-                 rec_options: dict[str, Any] | None = None):
-        from ppocr_edge import OCRPipeline
-
-        self.det_options = dict(det_options or {})
-        self.rec_options = dict(rec_options or {})
-        self._make = lambda drop: OCRPipeline(bundle, use_cls=use_cls, drop_score=drop,
-                                              det_options=self.det_options, rec_options=self.rec_options)
-        self.ocr = self._make(None)
-        self.drop_score = self.ocr.drop_score
-        self._rec_drop_score = rec_drop_score
-        self._rec_ocr: Any = None
-        self.last_elapsed_ms: float | None = None
-        self.description = f"ppocr_edge bundle {self.ocr.bundle.root}, cls {'on' if self.ocr.use_cls else 'off'}"
-
-    @property
-    def det_settings(self) -> dict[str, Any]:
-        """The effective detection settings (bundle values with det_options applied)."""
-        from dataclasses import asdict
-
-        pre = {k: self.ocr.det_pre[k] for k in ("limit_side_len", "limit_type", "max_side", "size_step")
-               if k in self.ocr.det_pre}
-        return {**pre, **asdict(self.ocr.det_params)}
-
-    def __call__(self, image_path: str, use_det: bool = True) -> list[EngineLine]:
-        ocr = self.ocr
-        if not use_det and self._rec_drop_score is not None and self._rec_drop_score != self.drop_score:
-            if self._rec_ocr is None:
-                self._rec_ocr = self._make(self._rec_drop_score)
-            ocr = self._rec_ocr
-        result = ocr(image_path, use_det=use_det)
-        self.last_elapsed_ms = result.elapsed_ms
-        return [EngineLine(line.text, line.box, tuple((w.text, w.box) for w in line.words), line.score)
-                for line in result.lines]
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-
-
-@dataclass
-class SetResult:
-    """Scores of one data set."""
-
-    name: str
-    kind: str  # "det" or "rec"
-    samples: int
-    seconds: float  # engine time only (sum of per-image calls)
-    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # per box level ("lines"/"words") or "rec"
-    details: list[dict[str, Any]] = field(default_factory=list)
-    elapsed_ms: list[float] = field(default_factory=list)  # engine-reported time per image, when it has one
-
-    @property
-    def images_per_s(self) -> float:
-        return self.samples / self.seconds if self.seconds > 0 else float("nan")
-
-    @property
-    def mean_elapsed_ms(self) -> float | None:
-        """Mean engine-reported time per image (OCRResult.elapsed_ms), None when the engine reports none."""
-        return sum(self.elapsed_ms) / len(self.elapsed_ms) if self.elapsed_ms else None
-
-    def add_time(self, engine: Engine, seconds: float) -> None:
-        self.seconds += seconds
-        ms = getattr(engine, "last_elapsed_ms", None)
-        if ms is not None:
-            self.elapsed_ms.append(float(ms))
-
-    def to_dict(self) -> dict[str, Any]:
-        ms = self.mean_elapsed_ms
-        return {"name": self.name, "kind": self.kind, "samples": self.samples, "seconds": round(self.seconds, 3),
-                "images_per_s": round(self.images_per_s, 3),
-                "mean_elapsed_ms": None if ms is None else round(ms, 2), "scores": self.scores}
-
-
-def _round(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 5) if isinstance(v, float) else v for k, v in d.items()}
-
-
-def _match_details(sample: DetSample, preds: list[TextRegion], m: ImageMatch, level: str) -> dict[str, Any]:
-    """Per-image record of what matched and what did not (for --details)."""
-    gts = sample.regions
-
-    def pts(r: TextRegion) -> list[list[float]]:
-        return [[round(float(x), 1), round(float(y), 1)] for x, y in r.points]
-
-    return {
-        "image": sample.image_path.name, "level": level,
-        "pairs": [{"gt": gts[g].text, "pred": preds[p].text, "iou": round(iou, 3), "text_ok": ok}
-                  for (g, p, iou), ok in zip(m.pairs, m.text_correct)],
-        "missed": [{"gt": gts[g].text, "box": pts(gts[g])} for g in m.missed_gt],
-        "false": [{"pred": preds[p].text, "box": pts(preds[p])} for p in m.false_pred],
-        "ignored_preds": [preds[p].text for p in m.ignored_pred],
-    }
-
-
-def _timed_call(engine: Engine, result: SetResult, path: Path, use_det: bool) -> list[EngineLine]:
-    """Run the engine on one image, adding its wall time (and its own reported time, if any) to result."""
-    if hasattr(engine, "last_elapsed_ms"):
-        engine.last_elapsed_ms = None
-    t0 = time.perf_counter()
-    lines = engine(str(path), use_det=use_det)
-    result.add_time(engine, time.perf_counter() - t0)
-    return lines
-
-
-def evaluate_det(engine: Engine, name: str, samples: Sequence[DetSample], *, word_level: bool,
-                 normalize: NormalizeMode = "default", progress: Callable[[Iterable], Iterable] = iter) -> SetResult:
-    """Detection + end-to-end scores with line boxes (and word boxes when word_level and the engine has them)."""
-    counters = {"lines": DetCounter(normalize=normalize)}
-    if word_level:
-        counters["words"] = DetCounter(normalize=normalize)
-    result = SetResult(name, "det", len(samples), 0.0)
-    words_missing = False
-    for sample in progress(samples):
-        lines = _timed_call(engine, result, sample.image_path, use_det=True)
-        preds = {"lines": [TextRegion.from_points(line.box, line.text) for line in lines]}
-        if word_level:
-            words_missing |= any(line.words is None for line in lines)
-            preds["words"] = [TextRegion.from_points(box, text) for line in lines for text, box in (line.words or ())]
-        for level, counter in counters.items():
-            m = counter.add(sample.regions, preds[level])
-            result.details.append(_match_details(sample, preds[level], m, level))
-    for level, counter in counters.items():
-        if level == "words" and words_missing:
-            continue  # the engine does not report word boxes
-        result.scores[level] = _round(counter.scores().to_dict())
-    return result
-
-
-def evaluate_rec(engine: Engine, name: str, samples: Sequence[RecSample], *, drop_score: float | None = None,
-                 progress: Callable[[Iterable], Iterable] = iter) -> SetResult:
-    """Recognition scores without detection. With drop_score, also the scores when results below it are dropped."""
-    counter, filtered = RecCounter(), RecCounter()
-    result = SetResult(name, "rec", len(samples), 0.0)
-    below = empty = 0
-    for sample in progress(samples):
-        lines = _timed_call(engine, result, sample.image_path, use_det=False)
-        text = " ".join(line.text for line in lines)
-        ok = counter.add(text, sample.label)
-        empty += not text
-        kept = [line for line in lines
-                if drop_score is None or line.score is None or line.score >= drop_score]
-        below += len(kept) < len(lines)
-        filtered.add(" ".join(line.text for line in kept), sample.label)
-        if not ok:
-            result.details.append({"image": sample.image_path.name, "label": sample.label, "pred": text,
-                                   "score": [round(line.score, 4) for line in lines if line.score is not None]})
-    result.scores["rec"] = {**_round(counter.scores().to_dict()), "empty_predictions": empty}
-    if drop_score is not None:
-        result.scores["rec_with_drop_score"] = {**_round(filtered.scores().to_dict()), "drop_score": drop_score,
-                                                "below_drop_score": below}
-    return result
-
-
-@dataclass(frozen=True)
-class DataSet:
-    name: str
-    kind: str  # "det" or "rec"
-    path: str  # label file, relative to the data root
-    word_level: bool = False
-
-
-DATASETS = (
-    DataSet("ic15_sample", "det", "det/ic15_sample/labels.txt", word_level=True),
-    DataSet("sroie_dev", "det", "det/sroie_dev/labels.txt"),
-    DataSet("ic15_test_2077", "rec", "rec/ic15_test_2077/labels.txt"),
-)
-
-
-def evaluate(engine: Engine, data_root: str | os.PathLike, *, sets: Sequence[str] | None = None,
-             limit: int | None = None, normalize: NormalizeMode = "default", drop_score: float | None = None,
-             progress: Callable[[Iterable], Iterable] = iter) -> list[SetResult]:
-    """Run engine over the dev sets under data_root (all of DATASETS unless sets names some)."""
-    root = Path(data_root)
-    results = []
-    for ds in DATASETS:
-        if sets and ds.name not in sets:
-            continue
-        label_file = root / ds.path
-        if ds.kind == "det":
-            samples: Sequence[Any] = read_det_labels(label_file)[:limit]
-            results.append(evaluate_det(engine, ds.name, samples, word_level=ds.word_level, normalize=normalize,
-                                        progress=progress))
-        else:
-            samples = read_rec_labels(label_file)[:limit]
-            results.append(evaluate_rec(engine, ds.name, samples, drop_score=drop_score, progress=progress))
-    return results
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -323,17 +104,6 @@ def markdown_report(results: Sequence[SetResult], *, title: str, command: str, m
     return "\n".join(out)
 
 
-def _progress(desc: str, quiet: bool) -> Callable[[Iterable], Iterable]:
-    if quiet:
-        return iter
-    from tqdm import tqdm
-
-    def wrap(items: Iterable) -> Iterable:
-        return tqdm(items, desc=desc, file=sys.stderr, leave=False)
-
-    return wrap
-
-
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -384,7 +154,7 @@ def _write(path: Path | None, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="root of real_dev (default: %(default)s)")
-    p.add_argument("--bundle", type=Path, help="model bundle directory (default: the embedded PP-OCRv3 bundle)")
+    p.add_argument("--bundle", help="model bundle directory or embedded bundle name (default: ch_pp_ocrv3_int8)")
     p.add_argument("--no-cls", action="store_true", help="disable the text direction classifier")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples of each set")
     p.add_argument("--det-option", action="append", metavar="KEY=VALUE", default=[],
@@ -421,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if a.sets and ds.name not in a.sets:
             continue
         results += evaluate(engine, a.data, sets=[ds.name], limit=a.limit, normalize=a.normalize,
-                            drop_score=engine.drop_score, progress=_progress(ds.name, a.quiet))
+                            drop_score=engine.drop_score, progress=progress_bar(ds.name, a.quiet))
     total_s = time.perf_counter() - t0
 
     import openvino

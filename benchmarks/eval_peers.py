@@ -6,8 +6,9 @@
                                     [--sets ic15_sample sroie_dev ic15_test_2077] [--limit N] [--json peers.json]
 
 Every engine runs as a persistent benchmarks/peer_worker.py subprocess in its own venv (as in bench_e2e.py) and is
-wrapped in an ``Engine`` adapter for benchmarks/eval_accuracy.py, whose ``evaluate`` and ``markdown_report`` do all
-of the scoring and the tables, so the numbers are directly comparable with benchmarks/results/accuracy_default.md.
+wrapped in an ``Engine`` adapter for ppocr_edge.evaluate, whose ``evaluate`` does all of the scoring
+(benchmarks/eval_accuracy.py's ``markdown_report`` the tables), so the numbers are directly comparable with
+benchmarks/results/accuracy_default.md.
 
 * Peers run with their own defaults, as pip installs them (no config is passed to the worker): detection
   settings, direction classifier on, and their text_score 0.5 filter on the detection sets.
@@ -40,8 +41,9 @@ from typing import Any, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_accuracy import DATASETS, DEFAULT_DATA, EngineLine, SetResult, _cpu_name, _progress, evaluate  # noqa: E402
-from eval_accuracy import markdown_report  # noqa: E402
+from eval_accuracy import DEFAULT_DATA, _cpu_name, markdown_report  # noqa: E402
+
+from ppocr_edge.evaluate import DATASETS, EngineLine, SetResult, evaluate, progress_bar  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "benchmarks" / "peer_worker.py"
@@ -64,7 +66,7 @@ DEFAULT_ENGINES = ("rapidocr_ort", "rapidocr_ov")
 
 
 class WorkerEngine:
-    """An ``Engine`` for eval_accuracy.evaluate backed by a peer_worker.py subprocess.
+    """An ``Engine`` for ppocr_edge.evaluate.evaluate backed by a peer_worker.py subprocess.
 
     engine(image_path, use_det=True) -> list[EngineLine]; sets last_elapsed_ms from the worker's elapsed_ms.
     A request the worker answers with an error counts as an image with no lines and is kept in ``errors``.
@@ -228,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if a.sets and ds.name not in a.sets:
                     continue
                 results += evaluate(eng, a.data, sets=[ds.name], limit=a.limit, drop_score=eng.text_score,
-                                    progress=_progress(f"{key} {ds.name}", a.quiet))
+                                    progress=progress_bar(f"{key} {ds.name}", a.quiet))
                 r = results[-1]
                 print(f"eval_peers: {key} {ds.name}: {json.dumps(r.scores)} ({r.seconds:.1f} s)", file=sys.stderr)
         finally:
@@ -239,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total_s = time.perf_counter() - t_all
 
     out = ["# Accuracy of the peer engines on real_dev", "", "```", command, "```", "",
-           "Same data, matching and metrics as benchmarks/results/accuracy_default.md (benchmarks/eval_accuracy.py "
+           "Same data, matching and metrics as benchmarks/results/accuracy_default.md (ppocr_edge.evaluate "
            "`evaluate`); each engine runs with its own pip defaults in its own venv through "
            "benchmarks/peer_worker.py.", "",
            f"- total wall time: {total_s:.1f} s", "", "## Summary (scores in %)", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # the official PP-OCRv3 models as FP32 IR (python -m convert.official_v3), and their INT8 quantization
 # (python -m convert.quantize, see models/ch_pp_ocrv3_int8/quantization_report.md), which is the default
-FP32_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3"
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "models" / "ch_pp_ocrv3_int8"
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+FP32_BUNDLE = MODELS_DIR / "ch_pp_ocrv3"
+DEFAULT_BUNDLE = MODELS_DIR / "ch_pp_ocrv3_int8"
+ALIASES = {"default": DEFAULT_BUNDLE.name}  # extra names of embedded bundles
 
 
 def sha256_of(path: Path) -> str:
@@ -107,9 +110,52 @@ def read_dictionary(path: Path) -> list[str]:
     return text.split("\n") if text else []
 
 
-def load_bundle(root: str | Path | None = None, verify: bool = True) -> Bundle:
-    """Read and validate a bundle directory (the embedded default when root is None)."""
-    root = Path(root) if root is not None else DEFAULT_BUNDLE
+def embedded_bundles() -> dict[str, Path]:
+    """Name -> directory of every bundle shipped in ppocr_edge/models (each sub-directory with a manifest.json);
+    the name is the directory's name, so a new ``models/en/`` is found as ``en``."""
+    return {p.parent.name: p.parent for p in sorted(MODELS_DIR.glob(f"*/{MANIFEST}"))}
+
+
+def resolve_bundle(name_or_path: str | os.PathLike | None = None) -> Path:
+    """The directory of a bundle given as a directory or as the name of an embedded bundle (None: the default).
+
+    An existing directory wins over a name. Anything else raises BundleError listing the valid names.
+    """
+    if name_or_path is None:
+        return DEFAULT_BUNDLE
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    embedded = embedded_bundles()
+    text = os.fspath(name_or_path)
+    name = ALIASES.get(text, text)
+    if name in embedded:
+        return embedded[name]
+    names = ", ".join([*embedded, *(f"{a} (= {t})" for a, t in ALIASES.items())])
+    raise BundleError(f"{text!r} is neither a bundle directory nor an embedded bundle name; embedded bundles: {names}")
+
+
+def bundle_summary(root: str | os.PathLike) -> dict[str, Any]:
+    """What ``ppocr-edge bundles`` shows of a bundle directory: name, path, size on disk, title, licence, source.
+
+    Reads only the manifest (no checksums); fields the manifest lacks are None."""
+    root = Path(root)
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    manifest = manifest if isinstance(manifest, dict) else {}
+    source = manifest.get("source")
+    origin = source.get("origin") if isinstance(source, dict) else source
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    return {"name": root.name, "path": str(root), "size_bytes": size, "title": manifest.get("name"),
+            "license": manifest.get("license"), "source": None if origin is None else str(origin)}
+
+
+def load_bundle(root: str | os.PathLike | None = None, verify: bool = True) -> Bundle:
+    """Read and validate a bundle: a directory, the name of an embedded bundle (see ``resolve_bundle``), or the
+    embedded default when root is None."""
+    root = resolve_bundle(root)
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise BundleError(f"{root}: not a model bundle (no {MANIFEST})")

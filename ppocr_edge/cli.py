@@ -1,4 +1,9 @@
-"""Command line: ``ppocr-edge ocr IMAGE... [--bundle DIR] [--json] [--vis OUT_DIR] [--no-cls] [--no-det]``."""
+"""Command line.
+
+    ppocr-edge ocr IMAGE... [--bundle DIR|NAME] [--json] [--vis OUT_DIR] [--no-cls] [--no-det] ...
+    ppocr-edge eval LABELS --task rec|det|e2e [--bundle DIR|NAME] [--json] [--limit N] [--no-cls] [--normalize M]
+    ppocr-edge bundles [--json]
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,15 @@ if TYPE_CHECKING:
     from .pipeline import OCRPipeline
 
 
+BUNDLE_HELP = "model bundle directory or embedded bundle name (see `ppocr-edge bundles`; default: ch_pp_ocrv3_int8)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ppocr-edge", description="PP-OCRv3 OCR on OpenVINO (CPU).")
     sub = p.add_subparsers(dest="command", required=True)
     o = sub.add_parser("ocr", help="recognise text in images")
     o.add_argument("images", nargs="+", type=Path, help="image files")
-    o.add_argument("--bundle", type=Path, help="model bundle directory (default: embedded PP-OCRv3)")
+    o.add_argument("--bundle", metavar="DIR|NAME", help=BUNDLE_HELP)
     o.add_argument("--json", action="store_true", help="one JSON object per image per line")
     o.add_argument("--vis", type=Path, metavar="OUT_DIR", help="write images with boxes and texts drawn")
     o.add_argument("--no-cls", action="store_true", help="skip the 0/180 degree direction classifier")
@@ -32,6 +40,27 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--drop-score", type=float, help="drop lines below this confidence (default: the bundle's)")
     o.add_argument("--precision", choices=["f32", "bf16", "f16", "auto"], default="f32",
                    help="OpenVINO inference precision (default f32)")
+    e = sub.add_parser("eval", help="accuracy of a bundle on a PaddleOCR label file",
+                       description="Accuracy of a bundle on a PaddleOCR label file. rec: 'path<TAB>label' lines, "
+                                   "each crop recognised without detection (drop_score 0): word accuracy (exact; "
+                                   "IC15 lowercase alphanumeric) and 1 - normalised edit distance. det / e2e: "
+                                   "'path<TAB>[{\"transcription\", \"points\"}...]' lines: precision / recall / "
+                                   "hmean at IoU 0.5, '###' regions ignored (e2e: also the text must match). Bad "
+                                   "lines and missing images are reported on stderr with their line number and "
+                                   "skipped. Exit code 2 when the label file is missing or has no usable line, or "
+                                   "the bundle cannot be loaded.")
+    e.add_argument("labels", type=Path, help="label file (image paths relative to its folder)")
+    e.add_argument("--task", choices=["rec", "det", "e2e"], required=True,
+                   help="rec: recognition of crops; det: detection; e2e: detection and end-to-end")
+    e.add_argument("--bundle", metavar="DIR|NAME", help=BUNDLE_HELP)
+    e.add_argument("--json", action="store_true", help="print one JSON object with the counts and scores")
+    e.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N usable samples")
+    e.add_argument("--no-cls", action="store_true", help="skip the 0/180 degree direction classifier")
+    e.add_argument("--normalize", choices=["default", "alnum", "exact"], default="default",
+                   help="e2e text comparison: default = case-insensitive, whitespace collapsed; alnum = lowercase "
+                        "[a-z0-9] only; exact (rec always reports exact and alnum accuracy)")
+    b = sub.add_parser("bundles", help="list the embedded model bundles")
+    b.add_argument("--json", action="store_true", help="one JSON object per bundle per line")
     return p
 
 
@@ -92,10 +121,81 @@ def _write_vis(path: Path, result: OCRResult, out_dir: Path) -> None:
     cv2.imwrite(str(out_dir / f"{path.stem}_ocr.png"), draw_result(load_image(path), result))
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluate import PPOCREdgeEngine, evaluate_labels, progress_bar, read_labels, summarize
+
+    if args.limit is not None and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        labels = read_labels(args.labels, "rec" if args.task == "rec" else "det")
+    except OSError as e:
+        print(f"error: cannot read label file {args.labels}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    if not labels.nonblank_lines:
+        print(f"error: label file {args.labels} is empty", file=sys.stderr)
+        return 2
+    if not labels.samples:
+        for p in labels.problems:
+            print(f"skipped: {p}", file=sys.stderr)
+        print(f"error: no usable line in {args.labels} ({len(labels.problems)} skipped)", file=sys.stderr)
+        return 2
+    try:  # rec measures the recognizer: no confidence filter
+        drop = 0.0 if args.task == "rec" else None
+        engine = PPOCREdgeEngine(args.bundle, use_cls=not args.no_cls, drop_score=drop, rec_drop_score=drop)
+    except OCRError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result = evaluate_labels(engine, labels, args.task, limit=args.limit, normalize=args.normalize,
+                             progress=progress_bar(args.task),
+                             report=lambda p: tqdm.write(f"skipped: {p}", file=sys.stderr))  # above the bar
+    if not result.samples:
+        print(f"error: no sample of {args.labels} could be evaluated ({result.skipped} skipped)", file=sys.stderr)
+        return 2
+    bundle = engine.ocr.bundle
+    doc = {"task": args.task, "labels": str(args.labels), "bundle": str(bundle.root), "bundle_name": bundle.name,
+           "use_cls": engine.ocr.use_cls, "normalize": args.normalize, "limit": args.limit,
+           **summarize(result, args.task), "seconds": round(result.seconds, 3)}
+    print(json.dumps(doc, ensure_ascii=False) if args.json else _eval_text(doc))
+    return 0
+
+
+def _eval_text(doc: dict) -> str:
+    c, s = doc["counts"], doc["scores"]
+    head = f"{doc['task']} on {doc['labels']} with bundle {Path(doc['bundle']).name}"
+    if doc["task"] == "rec":
+        out = [f"{head}: {c['samples']} crops, {c['skipped']} skipped, {c['empty_predictions']} read as empty",
+               f"  accuracy, exact (case-sensitive)       {100 * s['accuracy']:6.2f} %",
+               f"  accuracy, IC15 (lowercase a-z0-9)      {100 * s['accuracy_alnum']:6.2f} %",
+               f"  1 - NED                                {100 * s['one_minus_ned']:6.2f} %",
+               f"  1 - NED, IC15 (lowercase a-z0-9)       {100 * s['one_minus_ned_alnum']:6.2f} %"]
+    else:
+        out = [f"{head}: {c['images']} images, {c['skipped']} skipped; {c['gt']} GT regions ({c['gt_ignored']} "
+               f"ignored), {c['pred']} predicted ({c['pred_ignored']} ignored), {c['matched']} matched"
+               + (f", {c['e2e_matched']} with the right text" if "e2e_matched" in c else "")]
+        out += [f"  {k:<4} precision {100 * v['precision']:6.2f} %  recall {100 * v['recall']:6.2f} %  "
+                f"hmean {100 * v['hmean']:6.2f} %" for k, v in s.items()]
+    return "\n".join(out)
+
+
+def _bundles(args: argparse.Namespace) -> int:
+    from .bundle import DEFAULT_BUNDLE, bundle_summary, embedded_bundles
+
+    for name, root in embedded_bundles().items():
+        info = {**bundle_summary(root), "default": root == DEFAULT_BUNDLE}
+        if args.json:
+            print(json.dumps(info, ensure_ascii=False))
+            continue
+        print(f"{name}{' (default)' if info['default'] else ''}\n  path    {info['path']}\n"
+              f"  size    {info['size_bytes'] / 1e6:.1f} MB\n  models  {info['title'] or '?'}\n"
+              f"  licence {info['license'] or '?'}\n  source  {info['source'] or '?'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _ocr(args)
+        return {"ocr": _ocr, "eval": _eval, "bundles": _bundles}[args.command](args)
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stdout = open(os.devnull, "w")
         return 1

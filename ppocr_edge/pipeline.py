@@ -46,7 +46,8 @@ class OCRPipeline:
     """Detect, orient and recognise text lines in images.
 
     Args:
-        bundle: model bundle directory (default: the embedded PP-OCRv3 bundle).
+        bundle: model bundle directory or embedded bundle name, e.g. "ch_pp_ocrv3" (default: the embedded
+            PP-OCRv3 INT8 bundle; see ppocr_edge.bundle.resolve_bundle).
         use_cls: run the 0/180 degree direction classifier (when the bundle has one).
         device: OpenVINO device name.
         cache_dir: OpenVINO compiled-model cache (None: ~/.cache/ppocr_edge/openvino; "" disables caching).

@@ -217,11 +217,40 @@ def choose_font(fonts: Sequence[FontInfo], text: str, rng: random.Random,
     return fallback
 
 
+LATIN_SUBSET = ((0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20BF), (0x2100, 0x2122))
+
+
+def subset_font(src: str | Path, dst: str | Path, ranges: Sequence[tuple[int, int]] = LATIN_SUBSET) -> None:
+    """Write a copy of font `src` to `dst` that keeps only the code points in `ranges` (names and layout kept).
+
+    For carrying fonts to a training machine; the copy is for local use only (OFL fonts with Reserved Font Names
+    must not be redistributed modified under those names).
+    """
+    import logging
+
+    from fontTools import subset
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    opts = subset.Options()
+    opts.name_IDs = ["*"]
+    opts.name_languages = ["*"]
+    opts.layout_features = ["*"]
+    opts.notdef_outline = True
+    opts.recalc_timestamp = False
+    font = subset.load_font(str(src), opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=[cp for lo, hi in ranges for cp in range(lo, hi + 1)])
+    sub.subset(font)
+    subset.save_font(font, str(dst), opts)
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dirs", help="colon separated font directories (default: $PPOCR_EDGE_FONT_DIRS or system)")
     ap.add_argument("--family-filter", help="regular expression on family / file name (DSEG only when named)")
     ap.add_argument("--copy", metavar="DIR", help="copy the usable font files to DIR")
+    ap.add_argument("--subset", action="store_true",
+                    help="with --copy: keep only Latin, punctuation and currency glyphs (files about 3x smaller)")
     args = ap.parse_args(argv)
     dirs = args.dirs.split(":") if args.dirs else None
     fonts = find_fonts(dirs, family_filter=args.family_filter)
@@ -233,8 +262,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.copy)
         out.mkdir(parents=True, exist_ok=True)
         for f in fonts:
-            shutil.copy2(f.path, out / Path(f.path).name)
-        print(f"copied to {out}", file=sys.stderr)
+            dst = out / Path(f.path).name
+            if dst.exists():  # same file name in two packages
+                dst = out / f"{Path(f.path).parent.name}-{Path(f.path).name}"
+            if args.subset:
+                subset_font(f.path, dst)
+            else:
+                shutil.copy2(f.path, dst)
+        size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
+        print(f"copied to {out} ({size:.1f} MiB)", file=sys.stderr)
     return 0
 
 

@@ -74,7 +74,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, factory: str, kwargs: di
     path = Path(path)
     dotted = FACTORIES.get(factory, factory)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    build_model(dotted, kwargs).load_state_dict(state)  # fails now rather than at export time
+    with torch.random.fork_rng(devices=[]):  # building the check model must not advance the caller's RNG
+        build_model(dotted, kwargs).load_state_dict(state)  # fails now rather than at export time
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "arch": {"factory": dotted, "kwargs": dict(kwargs or {})}, "state_dict": state,

@@ -30,7 +30,8 @@ FONT_DIRS_ENV = "PPOCR_EDGE_FONT_DIRS"
 CACHE_ENV = "PPOCR_EDGE_FONT_CACHE"  # a file path, or "" / "none" to disable the on-disk cache
 _CACHE_VERSION = 3
 _REQUIRED = frozenset(ord(c) for c in string.ascii_letters + string.digits)
-_EXCLUDE_NAME = re.compile(r"math|symbol|emoji|dingbat|D050000L|ornament|icon|braille|music|fallback|keyboard", re.I)
+_EXCLUDE_NAME = re.compile(r"math|symbol|emoji|dingbat|D050000L|ornament|icon|braille|music|fallback|keyboard"
+                           r"|SEGGCHAN|DSEG ?Weather", re.I)  # SEGGCHAN / Weather: DSEG's picture fonts
 _DSEG = re.compile(r"dseg", re.I)
 LAST_RESORT_FAMILY = "DejaVu Sans"
 

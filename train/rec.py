@@ -163,13 +163,11 @@ class RecTask:
     # -------------------------------------------------------------------------------------------- data
 
     def _synth(self, scfg: Mapping[str, Any]) -> Any:
+        """A LineSynth for the dictionary's characters, its texts within the codec's length limit."""
         from .line_synth import LineSynth, LineSynthConfig
-        from .text_source import TextSource
 
-        scfg = dict(scfg or {})
-        text_cfg = dict(scfg.pop("text", {}) or {})
-        source = TextSource(set(self.characters), max_len=self.codec.max_len, **text_cfg)
-        return LineSynth(LineSynthConfig.from_dict(scfg), charset="".join(self.characters), text_source=source)
+        return LineSynth(LineSynthConfig.from_dict({**(scfg or {}), "max_len": self.codec.max_len}),
+                         charset="".join(self.characters))
 
     def _source(self, spec: Mapping[str, Any], seed_offset: int) -> Any:
         kind = spec.get("type", "label_file")

@@ -133,7 +133,7 @@ def set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
 
 class Trainer:
     """Runs a Task. cfg keys used here: seed, optim.{lr, steps, warmup_steps, schedule, clip_norm, betas, eps},
-    train.{amp, log_every, eval_every, save_every, progress}, eval.best (a metric key or list of keys, averaged;
+    train.{amp, log_every, eval_every, save_every, progress, stop_at_step, max_minutes}, eval.best (a metric key or list of keys, averaged;
     higher is better)."""
 
     def __init__(self, task: Task, out_dir: str | Path, device: torch.device, rank: int = 0, world_size: int = 1,
@@ -149,6 +149,9 @@ class Trainer:
         self.eval_every = int(tcfg.get("eval_every", 200))
         self.save_every = int(tcfg.get("save_every", self.eval_every))
         self.progress = bool(tcfg.get("progress", True))
+        # a run may stop early and be resumed later (sessions, time limits): the schedule still spans optim.steps
+        self.stop_at = min(int(tcfg.get("stop_at_step") or self.total_steps), self.total_steps)
+        self.max_seconds = float(tcfg.get("max_minutes") or 0) * 60
         self.models = {k: m.to(device) for k, m in task.trainable().items()}
         if world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
@@ -292,7 +295,8 @@ class Trainer:
 
             bar = tqdm(total=self.total_steps, initial=self.step, desc="train", dynamic_ncols=True)
         window_items, window_t = 0, time.perf_counter()
-        while self.step < self.total_steps:
+        started = time.perf_counter()
+        while self.step < self.stop_at:
             epoch, start = divmod(self.step, steps_per_epoch)
             self.task.set_train_mode(self.models)
             for batch in self.task.batches(epoch, start, self.rank, self.world):
@@ -316,13 +320,21 @@ class Trainer:
                         bar.set_postfix(loss=f"{total:.3f}", acc=f"{stats.get('train_acc', float('nan')):.3f}",
                                         lr=f"{lr:.2e}", items_s=f"{speed:.0f}")
                     window_items, window_t = 0, time.perf_counter()
+                out_of_time = self.max_seconds > 0 and time.perf_counter() - started > self.max_seconds
+                if self.world > 1 and self.max_seconds > 0:  # every rank must stop at the same step
+                    flag = torch.tensor([float(out_of_time)], device=self.device)
+                    dist.all_reduce(flag)
+                    out_of_time = bool(flag.item() > 0)
+                if out_of_time:
+                    self.stop_at = self.step
                 if self.step % self.eval_every == 0 or self.step == self.total_steps:
                     last_metrics = self.evaluate()
                     self.task.set_train_mode(self.models)
                     window_t = time.perf_counter()
-                elif self.is_main and self.save_every and self.step % self.save_every == 0:
+                elif self.is_main and (self.step == self.stop_at or
+                                       self.save_every and self.step % self.save_every == 0):
                     self._save("last.pt")
-                if self.step >= self.total_steps:
+                if self.step >= self.stop_at:
                     break
         if bar is not None:
             bar.close()

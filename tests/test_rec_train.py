@@ -1,0 +1,267 @@
+"""Recognition training (train/rec.py and its parts): configs, label encoding and data sources, the English head made
+from the official rows, strict weight loading, exact resume, DDP, and export of a trained checkpoint."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ocr_render import random_line, render_page
+
+from train.config import load_config, parse_override
+from train.dictionaries import EN_CHARACTERS, ctc_characters, load_dictionary, remap_ctc_head
+from train.models.rec import rec_svtr_lcnet
+from train.rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture
+from train.weights import WeightLoadError, load_weights_strict
+
+REPO = Path(__file__).resolve().parents[1]
+EN = ctc_characters(load_dictionary("en"))
+
+
+def write_rec_set(root: Path, texts: list[str], size: int = 28) -> Path:
+    """Rendered crops (DejaVu Sans) and a PaddleOCR rec label file."""
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, t in enumerate(texts):
+        page = render_page([t], size=size)
+        x0, y0, x1, y1 = page.lines[0].box
+        crop = page.image[max(0, int(y0) - 4):int(y1) + 4, max(0, int(x0) - 4):int(x1) + 4]
+        cv2.imwrite(str(root / "img" / f"{i}.png"), crop)
+        rows.append(f"img/{i}.png\t{t}")
+    (root / "labels.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root / "labels.txt"
+
+
+def tiny_config(train_labels: Path, val_labels: Path, **over) -> dict:
+    """A small CTC-only model on label-file data: fast enough for tests."""
+    cfg = {
+        "seed": 3, "dictionary": "en",
+        "model": {"kwargs": {"use_sar": False, "scale": 0.25, "neck_options": {"use_guide": False}}},
+        "loss": {"ctc": 1.0, "sar": 0.0},
+        "data": {"batch_size": 4, "workers": 0, "train": [{"type": "label_file", "path": str(train_labels)}]},
+        "augment": {"rec_aug": {"prob": 0.4}},
+        "optim": {"lr": 1e-3, "steps": 6, "warmup_steps": 2, "clip_norm": 10},
+        "train": {"log_every": 1, "eval_every": 100, "save_every": 3, "progress": False, "threads": 1},
+        "eval": {"sets": [{"name": "val", "path": str(val_labels)}], "best": "val/one_minus_ned"},
+    }
+    for k, v in over.items():
+        from train.config import set_key
+
+        set_key(cfg, k, v)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def small_sets(tmp_path_factory) -> tuple[Path, Path]:
+    rng = random.Random(5)
+    root = tmp_path_factory.mktemp("recsets")
+    train = write_rec_set(root / "train", [random_line(rng, 1, 2)[:20] for _ in range(16)])
+    val = write_rec_set(root / "val", [random_line(rng, 1, 2)[:20] for _ in range(6)])
+    return train, val
+
+
+# ------------------------------------------------------------------------------------------------ config, data
+
+
+def test_config_base_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("optim: {lr: 0.001, steps: 10}\ndata: {batch_size: 8}\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\noptim: {steps: 20}\n")
+    cfg = load_config(tmp_path / "child.yaml", ["data.batch_size=16", "eval.sets=[]", "model.kwargs.scale=0.25"])
+    assert cfg["optim"] == {"lr": 0.001, "steps": 20}
+    assert cfg["data"]["batch_size"] == 16 and cfg["eval"]["sets"] == [] and cfg["model"]["kwargs"]["scale"] == 0.25
+    assert parse_override("a.b=true") == ("a.b", True)
+    with pytest.raises(ValueError):
+        parse_override("novalue")
+    smoke = load_config("rec_smoke")  # by name from train/configs
+    assert smoke["optim"]["steps"] > 0
+
+
+def test_label_codec_and_skipped_labels(tmp_path):
+    codec = LabelCodec(EN, max_text_length=25, sar=True)
+    assert codec.max_len == 23  # [start] + text + [end] must fit 25
+    assert codec.ctc("Ab 1") == [EN.index("A") + 1, EN.index("b") + 1, len(EN), EN.index("1") + 1]
+    sar = codec.sar_label("ab")
+    assert sar[:4] == [codec.sar_start, EN.index("a"), EN.index("b"), codec.sar_start]
+    assert len(sar) == 25 and set(sar[4:]) == {codec.sar_pad}
+    img = np.full((20, 40, 3), 255, np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    (tmp_path / "labels.txt").write_text("a.png\tok\na.png\t中文\na.png\t" + "x" * 30 + "\na.png\tfine 2\n",
+                                         encoding="utf-8")
+    src = LabelFileSource(tmp_path / "labels.txt", codec)
+    assert len(src) == 2 and src.skipped == {"out_of_dict": 1, "too_long": 1}
+    assert src.load(1)[1] == "fine 2"
+
+
+def test_mixture_ratios_and_sampler_shards():
+    class Fake:
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+    mix = Mixture([Fake(10), Fake(4)], [0.5, 2.0], seed=1)
+    items = mix.epoch_items(0)
+    assert len(items) == 5 + 8
+    assert (items[:, 0] == 0).sum() == 5 and (items[:, 0] == 1).sum() == 8
+    assert len(set(items[items[:, 0] == 0, 1])) == 5  # ratio < 1: distinct items
+    assert not np.array_equal(items, mix.epoch_items(1)) and np.array_equal(items, mix.epoch_items(0))
+    # two ranks: disjoint shards covering the epoch, the same number of batches each; resume skips batches
+    r0 = [k for b in EpochBatchSampler(12, 3, epoch=2, rank=0, world_size=2) for k in b]
+    r1 = [k for b in EpochBatchSampler(12, 3, epoch=2, rank=1, world_size=2) for k in b]
+    assert sorted(p for _, p in r0 + r1) == list(range(12)) and not set(r0) & set(r1)
+    later = list(EpochBatchSampler(12, 3, epoch=2, rank=0, world_size=2, start_batch=1))
+    assert [k for b in later for k in b] == r0[3:]
+
+
+# ------------------------------------------------------------------------------------------------ weights
+
+
+def test_strict_loading_lists_problems():
+    model = rec_svtr_lcnet(num_classes=len(EN) + 1, scale=0.25)
+    state = model.state_dict()
+    state.pop("ctc_head.fc.bias")
+    state["extra.weight"] = torch.zeros(2)
+    state["neck.conv1.conv.weight"] = torch.zeros(1)
+    with pytest.raises(WeightLoadError) as e:
+        load_weights_strict(rec_svtr_lcnet(num_classes=len(EN) + 1, scale=0.25), state)
+    msg = str(e.value)
+    assert "missing: ctc_head.fc.bias" in msg and "unexpected: extra.weight" in msg and "neck.conv1.conv.weight" in msg
+    ok = dict(model.state_dict())
+    ok.pop("ctc_head.fc.bias")
+    report = load_weights_strict(rec_svtr_lcnet(num_classes=len(EN) + 1, scale=0.25), ok, new=["ctc_head"])
+    assert report.missing == ["ctc_head.fc.bias"]
+
+
+@pytest.mark.needs_fonts
+def test_english_head_reads_like_the_official_model(official):
+    """Before any training, the English head (rows copied from the official model) reads English lines exactly as
+    the official 6625-class model does, wherever the official reading uses English-dictionary characters only."""
+    from ppocr_edge.ctc import ctc_greedy_decode
+    from ppocr_edge.preprocess import prepare_line_batch
+    from train.models.rec import load_official_rec
+    from train.rec import official_state, sdk_rec_settings
+
+    ref = rec_svtr_lcnet()
+    load_official_rec(ref, official["rec"])
+    en = rec_svtr_lcnet(num_classes=len(EN) + 1)
+    load_weights_strict(en, official_state(official["rec"], EN))
+    ch_chars = ctc_characters(load_dictionary("ch"))
+    rng = random.Random(11)
+    texts = [random_line(rng, 2, 4) for _ in range(16)]
+    crops = []
+    for t in texts:
+        page = render_page([t], size=30)
+        x0, y0, x1, y1 = page.lines[0].box
+        crops.append(page.image[int(y0) - 4:int(y1) + 4, max(0, int(x0) - 4):int(x1) + 4])
+    x, _ = prepare_line_batch(crops, sdk_rec_settings(), 640)
+    with torch.no_grad():
+        p_ref = ref.eval()(torch.from_numpy(x)).numpy()
+        p_en = en.eval()(torch.from_numpy(x)).numpy()
+    read_ref = [d.text for d in ctc_greedy_decode(p_ref, ch_chars)]
+    read_en = [d.text for d in ctc_greedy_decode(p_en, EN)]
+    english = [i for i, t in enumerate(read_ref) if set(t) <= set(EN)]
+    assert len(english) >= 12
+    assert [read_en[i] for i in english] == [read_ref[i] for i in english]
+    assert sum(read_ref[i] == texts[i] for i in english) >= 10  # and those readings are mostly right
+
+
+def test_remap_head_rows():
+    fc = torch.nn.Linear(4, 4)  # blank + "a", "b", "c"
+    new, missing = remap_ctc_head(fc, ["a", "b", "c"], ["c", "a", "z"])
+    assert missing == ["z"]
+    assert torch.equal(new.weight[0], fc.weight[0]) and torch.equal(new.weight[1], fc.weight[3])
+    assert torch.equal(new.bias[2], fc.bias[1])
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+def _weights(path: Path) -> dict:
+    from train.checkpoint import load_checkpoint
+
+    return load_checkpoint(path).model.state_dict()
+
+
+@pytest.mark.needs_fonts
+def test_resume_is_exact(small_sets, tmp_path):
+    """N steps straight == N/2 steps, stop, --resume, N/2 more (same weights, optimizer state and data)."""
+    from train.rec import run
+
+    train, val = small_sets
+    run(tiny_config(train, val), tmp_path / "straight", device="cpu")
+    run(tiny_config(train, val, **{"train.stop_at_step": 3}), tmp_path / "half", device="cpu")
+    half = _weights(tmp_path / "half" / "last.pt")
+    run(tiny_config(train, val), tmp_path / "half", device="cpu", resume=True)
+    a, b = _weights(tmp_path / "straight" / "last.pt"), _weights(tmp_path / "half" / "last.pt")
+    assert any(not torch.equal(half[k], a[k]) for k in a)  # the second half did train
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # CPU, same threads: bit-exact
+    log = (tmp_path / "half" / "log.csv").read_text().splitlines()
+    assert sum(1 for ln in log if ln.startswith("train,")) == 6  # steps 1..6 once each after the resume
+
+
+@pytest.mark.needs_fonts
+def test_checkpoint_exports_without_sar(small_sets, tmp_path):
+    """A GTC model (SAR branch) trains, exports to an OpenVINO bundle without the SAR branch, the IR equals the
+    torch CTC branch, and the bundle runs in OCRPipeline and `ppocr-edge eval`."""
+    ov = pytest.importorskip("openvino")
+    from convert.torch_export import export_bundle
+    from ppocr_edge import OCRPipeline
+    from ppocr_edge.bundle import FP32_BUNDLE
+    from ppocr_edge.cli import main as cli_main
+    from train.checkpoint import load_checkpoint
+    from train.rec import run
+
+    train, val = small_sets
+    cfg = tiny_config(train, val, **{"model.kwargs.use_sar": True, "model.kwargs.neck_options.use_guide": True,
+                                     "loss.sar": 1.0, "optim.steps": 2})
+    run(cfg, tmp_path / "run", device="cpu")
+    ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck.model.sar_head is not None
+    core = ov.Core()
+    official = {r: core.read_model(str(FP32_BUNDLE / f"{r}.xml")) for r in ("det", "cls")}
+    bundle = export_bundle(tmp_path / "bundle", rec=ck.model, dictionary=ck.dictionary, **official).parent
+    ir = core.read_model(str(bundle / "rec.xml"))
+    assert not [op for op in ir.get_ops() if "LSTM" in op.get_type_name()]  # only the SAR branch has LSTMs
+    assert (bundle / "rec.bin").stat().st_size < 4_000_000  # the SAR head alone holds ~25M weights
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 160)).astype(np.float32)
+    got = core.compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
+    with torch.no_grad():
+        want = ck.model.eval()(torch.from_numpy(x)).numpy()
+    assert np.abs(got - want).max() < 1e-4
+    ocr = OCRPipeline(bundle)
+    assert isinstance(ocr(str(val.parent / "img" / "0.png"), use_det=False).text, str)
+    assert cli_main(["eval", str(val), "--task", "rec", "--bundle", str(bundle), "--json"]) == 0
+
+
+def test_ddp_two_ranks_keep_identical_weights(small_sets, tmp_path):
+    """torchrun, 2 gloo processes: after training both ranks hold the same weights, and the epoch's samples were
+    split between them with none seen twice."""
+    train, val = small_sets
+    import yaml
+
+    cfg = tiny_config(train, val, **{"optim.steps": 3, "data.batch_size": 2})
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           str(REPO / "tests" / "ddp_rec_worker.py"), str(tmp_path / "cfg.yaml"), str(tmp_path / "out")]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w0 = torch.load(tmp_path / "out" / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "out" / "rank1.pt", weights_only=True)
+    params = [k for k in w0["state"] if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(params) > 50
+    for k in params:  # BN statistics are rank-local between forwards (DDP broadcasts rank 0's at each forward)
+        assert torch.equal(w0["state"][k], w1["state"][k]), k
+    seen0, seen1 = w0["positions"], w1["positions"]
+    assert not set(seen0) & set(seen1) and len(seen0) == len(seen1) == 3 * 2

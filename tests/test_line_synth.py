@@ -157,6 +157,19 @@ def test_cli_writes_rec_labels(tmp_path: Path, fonts) -> None:
     assert all(a.image_path.read_bytes() == b.image_path.read_bytes() for a, b in zip(s1, s2))
 
 
+def test_dseg_fonts_only_on_request() -> None:
+    dseg = find_fonts(family_filter="DSEG7")
+    if not dseg:
+        pytest.skip("fonts-dseg not installed")
+    assert all(f.is_dseg for f in dseg) and not any(f.is_dseg for f in find_fonts())
+    charset = "0123456789.:- "
+    synth = LineSynth(LineSynthConfig(family_filter="DSEG7"), charset=charset,
+                      text_source=TextSource(charset, words=WORDS))
+    for i in range(20):
+        img, label = synth.render(i, 0)
+        assert set(label) <= set(charset) and img.shape[0] >= 32
+
+
 @pytest.mark.recognition
 def test_clean_lines_are_read_by_ppocrv3(ocr, fonts) -> None:
     """Realism check: the official PP-OCRv3 recogniser reads most clean synthetic lines exactly.

@@ -211,7 +211,8 @@ class TextSource:
         elif r < 0.85:
             s = f"{rng.randint(0, 100)}{rng.choice(('%', '.5%', ' %'))}"
         else:
-            s = f"{rng.choice((n % 1000, n))} {rng.choice(UNITS)}" if rng.random() < 0.7 else f"{n % 1000}{rng.choice(UNITS)}"
+            value = rng.choice((n % 1000, n))
+            s = f"{value}{' ' if rng.random() < 0.7 else ''}{rng.choice(UNITS)}"
         if rng.random() < 0.1:
             s = rng.choice("-+") + s
         if rng.random() < 0.08:
@@ -323,7 +324,8 @@ class TextSource:
         elif fmt == 6:
             s = f"{run(up, 2)}{run(dig, 2)} {run(dig, 1)}{run(up, 2)}"  # UK-postcode-like
         elif fmt == 7:
-            s = f"{rng.choice(('SKU', 'Item', 'Art.', 'Lot', 'Batch', 'S/N', 'Ref.'))} {run(up + dig, rng.randint(4, 9))}"
+            prefix = rng.choice(("SKU", "Item", "Art.", "Lot", "Batch", "S/N", "Ref."))
+            s = f"{prefix} {run(up + dig, rng.randint(4, 9))}"
         else:
             s = f"{run(dig, 3)}.{run(dig, 3)}.{run(dig, 3)}-{run(dig, 2)}"
         return s

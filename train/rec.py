@@ -145,6 +145,8 @@ class RecTask:
             self.init_report = load_weights_strict(self.student, state, new=new)
             if rank == 0:
                 print(f"init: {self.init_report.summary()}", file=sys.stderr)
+        # channels-last: depthwise conv backward is ~1.35x faster on CPU (mkldnn), and it suits tensor cores
+        self.channels_last = bool(get(cfg, "train.channels_last", True))
         self.models: dict[str, nn.Module] = {"student": self.student}
         if self.udml:
             torch.manual_seed(self.seed + 1)
@@ -152,6 +154,9 @@ class RecTask:
             if state is not None:
                 load_weights_strict(teacher, state, new=new)
             self.models["teacher"] = teacher
+        if self.channels_last:
+            for m in self.models.values():
+                m.to(memory_format=torch.channels_last)
         self.frozen: nn.Module | None = None
         if self.distill_w > 0:
             self.frozen = copy.deepcopy(self.student).to(device).eval()
@@ -203,7 +208,7 @@ class RecTask:
             c.setdefault("image_shape", (int(self.pre["height"]), self.width))
             con_aug = TextConAug.from_config(c)
         return RecTrainSet(Mixture(sources, ratios, self.seed), self.codec, self.pre, self.width, augment, con_aug,
-                           con_aug.ext_data_num if con_aug is not None else 0, self.seed)
+                           self.seed)
 
     def _eval_sets(self) -> list[EvalSet]:
         sets = []
@@ -212,7 +217,8 @@ class RecTask:
             if spec.get("type", "label_file") == "label_file":
                 from ppocr_edge.datasets import read_rec_labels
 
-                samples = read_rec_labels(spec["path"])[:limit]
+                every, offset = int(spec.get("every", 1)), int(spec.get("offset", 0))
+                samples = read_rec_labels(spec["path"])[offset::every][:limit]
                 sets.append(EvalSet(spec.get("name", Path(spec["path"]).parent.name),
                                     [load_image(s.image_path) for s in samples], [s.label for s in samples]))
             else:
@@ -270,6 +276,8 @@ class RecTask:
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         non_blocking = device.type == "cuda"
         x = batch["image"].to(device, non_blocking=non_blocking)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         b = {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         sar_targets = b.get("sar") if self.use_sar else None
         outs = {name: m(x, sar_targets=sar_targets, valid_ratios=b["valid_ratio"]) for name, m in models.items()}

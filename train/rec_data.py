@@ -24,6 +24,8 @@ import torch
 from ppocr_edge.datasets import read_rec_labels
 from ppocr_edge.preprocess import prepare_line_batch
 
+from .rec_augment import TextConAug, text_con_aug
+
 Sample = tuple[np.ndarray, str]  # BGR uint8 HxWx3 image, label
 
 
@@ -196,7 +198,6 @@ class EpochBatchSampler:
 
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-ConAug = Callable[[np.ndarray, str, Sequence[Sample], np.random.Generator], Sample]
 
 
 class RecTrainSet(torch.utils.data.Dataset):
@@ -204,10 +205,10 @@ class RecTrainSet(torch.utils.data.Dataset):
     RecAug -> SDK resize/normalise to height x width -> encoded labels."""
 
     def __init__(self, mixture: Mixture, codec: LabelCodec, pre: Mapping[str, Any], width: int = 320,
-                 augment: Augment | None = None, con_aug: ConAug | None = None, ext_data_num: int = 2,
-                 seed: int = 0) -> None:
+                 augment: Augment | None = None, con_aug: TextConAug | None = None, seed: int = 0) -> None:
         self.mixture, self.codec, self.pre, self.width = mixture, codec, dict(pre), int(width)
-        self.augment, self.con_aug, self.ext_data_num, self.seed = augment, con_aug, ext_data_num, seed
+        self.augment, self.con_aug, self.seed = augment, con_aug, seed
+        self.ext_data_num = con_aug.ext_data_num if con_aug is not None else 0
         self._epoch_cache: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -228,10 +229,12 @@ class RecTrainSet(torch.utils.data.Dataset):
         source, index = items[pos]
         rng = sample_rng(self.seed, epoch, pos, 3)
         img, text = self._load(epoch, source, index)
-        if self.con_aug is not None:
+        if self.con_aug is not None and rng.random() < self.con_aug.prob:
+            # partners are loaded only when the concatenation happens (rendering them costs as much as the sample)
             extra_pos = rng.integers(0, len(items), self.ext_data_num)
             extras = [self._load(epoch, *items[p]) for p in extra_pos]
-            img, text = self.con_aug(img, text, extras, rng)
+            img, text = text_con_aug(img, text, extras, rng, 1.0, self.con_aug.max_text_length,
+                                     self.con_aug.image_shape)
         if self.augment is not None:
             img = self.augment(img, rng)
         return img, text

@@ -108,14 +108,14 @@ def initial_state(cfg: Mapping[str, Any], characters: Sequence[str]) -> dict[str
 
 
 def single_threaded_worker(_: int) -> None:
-    """DataLoader worker setup: one thread each for OpenCV, torch and BLAS. With their default pools every worker
-    starts a thread per core, and 15 workers on 16 cores rendered 481 lines/s in all instead of thousands."""
-    cv2.setNumThreads(1)
+    """DataLoader worker setup: one thread each for torch and BLAS (OpenCV: see RecTask, it must be set before the
+    fork). With their default pools every worker starts a thread per core, and 15 workers on 16 cores rendered 481
+    lines/s in all; one thread each: 2044."""
     torch.set_num_threads(1)
     try:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
+        threadpool_limits(1, user_api="blas")  # not "openmp": libgomp calls in a forked child can deadlock
     except ImportError:  # numpy's BLAS keeps its default pool
         pass
 
@@ -176,6 +176,11 @@ class RecTask:
             self.frozen = copy.deepcopy(self.student).to(device).eval()
             for p in self.frozen.parameters():
                 p.requires_grad_(False)
+        if int(get(cfg, "data.workers", 0)) > 0:
+            # OpenCV single-threaded in this process, so forked workers inherit it: calling cv2.setNumThreads in a
+            # worker after this process has used OpenCV's thread pool deadlocks (measured: training hung after
+            # the step-0 evaluation); the main process only resizes evaluation crops
+            cv2.setNumThreads(1)
         self.train_set = self._train_set()
         self.eval_sets = self._eval_sets() if rank == 0 else []
 

@@ -204,8 +204,15 @@ def _from_checkpoint(path: Path) -> tuple[nn.Module, list[str] | None, dict[str,
     from train.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)
-    return ckpt.model, ckpt.dictionary, {"file": path.name, "sha256": sha256_of(path), "factory": ckpt.factory,
-                                         "kwargs": ckpt.kwargs}
+    meta = ckpt.metadata
+    training = {k: meta[k] for k in ("step", "epoch", "metrics") if k in meta}
+    if isinstance(meta.get("config"), dict):  # what the trainer recorded: data, init, losses, schedule
+        training["config"] = {k: meta["config"][k] for k in ("dictionary", "init", "loss", "distill", "data",
+                                                              "augment", "optim", "train") if k in meta["config"]}
+    prov = {"file": path.name, "sha256": sha256_of(path), "factory": ckpt.factory, "kwargs": ckpt.kwargs}
+    if training:
+        prov["training"] = training
+    return ckpt.model, ckpt.dictionary, prov
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,6 +227,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dict", type=Path, help="dictionary file (default: the rec checkpoint's, else the settings')")
     p.add_argument("--settings-from", type=Path, default=FP32_BUNDLE,
                    help="bundle whose pre/post-processing settings are used (default: the embedded bundle)")
+    p.add_argument("--no-det", action="store_true", help="without --det, leave det out (default: reuse the settings "
+                   "bundle's detector)")
+    p.add_argument("--no-cls", action="store_true", help="without --cls, leave cls out (default: reuse the settings "
+                   "bundle's classifier)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default=None)
     p.add_argument("--source", default=None, help="where the weights came from (recorded in the manifest)")
@@ -254,6 +265,12 @@ def main(argv: list[str] | None = None) -> None:
                 modules[role], chars, provenance[role] = _from_checkpoint(path)
                 if role == "rec" and dictionary is None:
                     dictionary = chars
+        settings_bundle = load_bundle(a.settings_from)
+        for role in ("det", "cls"):  # a network not given is taken as it is from the settings bundle
+            entry = getattr(settings_bundle, role)
+            if role not in modules and entry is not None and not getattr(a, f"no_{role}"):
+                modules[role] = ov.Core().read_model(str(entry.xml))
+                provenance[role] = {"from_bundle": settings_bundle.root.name, "xml": entry.xml.name}
         name = a.name or "PP-OCR (PyTorch checkpoints)"
         source = a.source or "train/ checkpoints: " + ", ".join(f"{r}={getattr(a, r).name}" for r in modules)
         notice = a.notice

@@ -265,3 +265,64 @@ def test_ddp_two_ranks_keep_identical_weights(small_sets, tmp_path):
         assert torch.equal(w0["state"][k], w1["state"][k]), k
     seen0, seen1 = w0["positions"], w1["positions"]
     assert not set(seen0) & set(seen1) and len(seen0) == len(seen1) == 3 * 2
+
+
+def test_dml_loss_properties():
+    from train.rec_losses import distill_loss, dml_loss
+
+    a = torch.randn(3, 5, 7)
+    b = torch.randn(3, 5, 7)
+    assert float(dml_loss(a, a)) == pytest.approx(0.0, abs=1e-5)
+    assert float(dml_loss(a, b)) == pytest.approx(float(dml_loss(b, a)), rel=1e-5) and float(dml_loss(a, b)) > 0
+    # summed over steps and classes, averaged over the batch: doubling the steps doubles it
+    assert float(dml_loss(torch.cat([a, a], 1), torch.cat([b, b], 1))) == pytest.approx(2 * float(dml_loss(a, b)),
+                                                                                         rel=1e-4)
+    assert float(distill_loss(a, torch.softmax(a, -1))) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_udml_trains_both_models(small_sets):
+    """U-DML: two GTC recognizers, each loss term (CTC, SAR, DML on CTC and SAR, feature MSE) present, and both
+    models' weights move."""
+    from train.rec import RecTask
+    from train.trainer import Trainer
+
+    train, val = small_sets
+    cfg = tiny_config(train, val, **{"model.kwargs.use_sar": True, "model.kwargs.neck_options.use_guide": True,
+                                     "loss.sar": 1.0, "udml.enabled": True, "eval.sets": [], "eval.best": None})
+    task = RecTask(cfg, torch.device("cpu"))
+    assert set(task.trainable()) == {"student", "teacher"}
+    before = {k: {n: p.detach().clone() for n, p in m.named_parameters()} for k, m in task.trainable().items()}
+    assert any(not torch.equal(before["student"][n], before["teacher"][n]) for n in before["student"])
+    trainer = Trainer(task, Path("/tmp/unused_udml"), torch.device("cpu"))
+    task.set_train_mode(trainer.models)
+    batch = next(task.batches(0, 0, 0, 1))
+    losses, _ = task.train_step(trainer.models, batch, torch.device("cpu"))
+    assert set(losses) == {"student_ctc", "student_sar", "teacher_ctc", "teacher_sar", "dml_ctc", "dml_sar",
+                           "feature"}
+    for name, model in task.trainable().items():
+        model.zero_grad()
+    losses["dml_ctc"].backward(retain_graph=True)
+    for name, model in task.trainable().items():  # the mutual term reaches both models' CTC heads
+        assert float(model.ctc_head.fc.weight.grad.abs().sum()) > 0, name
+    trainer._train_one(batch)
+    for k, m in task.trainable().items():
+        assert any(not torch.equal(before[k][n], p) for n, p in m.named_parameters()), k
+
+
+@pytest.mark.needs_fonts
+def test_smoke_config_learns_from_scratch(tmp_path):
+    """train/configs/rec_smoke.yaml as shipped (~5 minutes on 2 cores): from scratch, the CTC loss falls by more than
+    4x and the synthetic validation accuracy (200 held-out lines) ends clearly non-trivial. Measured on an AMD EPYC
+    (2 vCPUs): loss 33 -> 0.9, 72.5% exact / 90% case-insensitive alphanumeric at step 900. A broken label encoding,
+    loss or decoder stays at 0 (the CTC plateau lasts ~400 steps, then accuracy rises)."""
+    import csv
+    import statistics
+
+    from train.rec import run
+
+    best = run(load_config("rec_smoke", ["train.progress=false"]), tmp_path, device="cpu")
+    rows = list(csv.DictReader(open(tmp_path / "log.csv", encoding="utf-8")))
+    losses = [float(r["loss"]) for r in rows if r["kind"] == "train"]
+    assert statistics.mean(losses[-5:]) < 0.25 * statistics.mean(losses[:3])
+    assert best["synth_val/acc_alnum"] >= 0.6 and best["synth_val/acc"] >= 0.4
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

@@ -22,6 +22,7 @@ import torch
 
 from ppocr_edge.bundle import FP32_BUNDLE, load_bundle, read_dictionary
 
+REPO = Path(__file__).resolve().parents[1]
 EN_CHARACTERS: tuple[str, ...] = tuple(
     string.digits + ":;<=>?@" + string.ascii_uppercase + "[\\]^_`" + string.ascii_lowercase + "{|}~"
     + "!\"#$%&'()*+,-./")
@@ -35,6 +36,8 @@ def load_dictionary(name_or_path: str | Path) -> list[str]:
         b = load_bundle(FP32_BUNDLE)
         return read_dictionary(Path(FP32_BUNDLE) / b.manifest["models"]["rec"]["dictionary"])
     path = Path(name_or_path)
+    if not path.is_file() and not path.is_absolute() and (REPO / path).is_file():
+        path = REPO / path  # configs name files relative to the repository root
     if not path.is_file():
         raise FileNotFoundError(f"dictionary {name_or_path!r}: not 'en', 'ch' or an existing file")
     return read_dictionary(path)

@@ -237,7 +237,10 @@ class RecTask:
                 from ppocr_edge.datasets import read_rec_labels
 
                 every, offset = int(spec.get("every", 1)), int(spec.get("offset", 0))
-                samples = read_rec_labels(spec["path"])[offset::every][:limit]
+                samples = read_rec_labels(spec["path"])[offset::every]
+                if spec.get("in_dictionary_only"):  # e.g. the number crops of a word set, for a digits model
+                    samples = [x for x in samples if self.codec.reject_reason(x.label) is None]
+                samples = samples[:limit]
                 sets.append(EvalSet(spec.get("name", Path(spec["path"]).parent.name),
                                     [load_image(s.image_path) for s in samples], [s.label for s in samples]))
             else:
@@ -347,8 +350,12 @@ def run(config: dict[str, Any], out: str | Path, *, device: str | None = None, r
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    task = RecTask(config, dev, rank)
-    return Trainer(task, out, dev, rank, world, resume=resume).fit()
+    cv2_threads = cv2.getNumThreads()  # RecTask makes OpenCV single-threaded while workers fork; restored after
+    try:
+        task = RecTask(config, dev, rank)
+        return Trainer(task, out, dev, rank, world, resume=resume).fit()
+    finally:
+        cv2.setNumThreads(cv2_threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

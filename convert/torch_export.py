@@ -205,7 +205,7 @@ def _from_checkpoint(path: Path) -> tuple[nn.Module, list[str] | None, dict[str,
 
     ckpt = load_checkpoint(path)
     meta = ckpt.metadata
-    training = {k: meta[k] for k in ("step", "epoch", "metrics") if k in meta}
+    training = {k: meta[k] for k in ("command", "step", "epoch", "metrics", "device", "world_size") if k in meta}
     if isinstance(meta.get("config"), dict):  # what the trainer recorded: data, init, losses, schedule
         training["config"] = {k: meta["config"][k] for k in ("dictionary", "init", "loss", "distill", "data",
                                                               "augment", "optim", "train") if k in meta["config"]}
@@ -272,7 +272,9 @@ def main(argv: list[str] | None = None) -> None:
                 modules[role] = ov.Core().read_model(str(entry.xml))
                 provenance[role] = {"from_bundle": settings_bundle.root.name, "xml": entry.xml.name}
         name = a.name or "PP-OCR (PyTorch checkpoints)"
-        source = a.source or "train/ checkpoints: " + ", ".join(f"{r}={getattr(a, r).name}" for r in modules)
+        source = a.source or "train/ checkpoints: " + ", ".join(
+            f"{r}={getattr(a, r).name}" if getattr(a, r) is not None else f"{r} from {a.settings_from.name}"
+            for r in modules)
         notice = a.notice
     path = export_bundle(a.out, modules.get("det"), modules["rec"], modules.get("cls"), dictionary,
                          a.settings_from, name=name, source=source, license=a.license, notice=notice,

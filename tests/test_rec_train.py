@@ -94,10 +94,10 @@ def test_label_codec_and_skipped_labels(tmp_path):
     assert len(sar) == 25 and set(sar[4:]) == {codec.sar_pad}
     img = np.full((20, 40, 3), 255, np.uint8)
     cv2.imwrite(str(tmp_path / "a.png"), img)
-    (tmp_path / "labels.txt").write_text("a.png\tok\na.png\t中文\na.png\t" + "x" * 30 + "\na.png\tfine 2\n",
-                                         encoding="utf-8")
+    (tmp_path / "labels.txt").write_text("a.png\tok\na.png\t中文\na.png\t" + "x" * 30 + "\na.png\tfine 2\n"
+                                         "gone.png\tlost\n", encoding="utf-8")
     src = LabelFileSource(tmp_path / "labels.txt", codec)
-    assert len(src) == 2 and src.skipped == {"out_of_dict": 1, "too_long": 1}
+    assert len(src) == 2 and src.skipped == {"out_of_dict": 1, "too_long": 1, "missing_image": 1}
     assert src.load(1)[1] == "fine 2"
 
 
@@ -242,6 +242,16 @@ def test_checkpoint_exports_without_sar(small_sets, tmp_path):
     ocr = OCRPipeline(bundle)
     assert isinstance(ocr(str(val.parent / "img" / "0.png"), use_det=False).text, str)
     assert cli_main(["eval", str(val), "--task", "rec", "--bundle", str(bundle), "--json"]) == 0
+    # the CLI: a rec-only export keeps the embedded det + cls and records how the checkpoint was trained
+    import json
+
+    from convert.torch_export import main as export_main
+
+    export_main(["--rec", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "cli_bundle")])
+    manifest = json.loads((tmp_path / "cli_bundle" / "manifest.json").read_text())
+    assert set(manifest["models"]) == {"det", "rec", "cls"}
+    rec_source = json.dumps(manifest["source"])
+    assert '"step": 2' in rec_source and "use_sar" in rec_source
 
 
 def test_ddp_two_ranks_keep_identical_weights(small_sets, tmp_path):

@@ -79,7 +79,8 @@ class Source(Protocol):
 @dataclass
 class LabelFileSource:
     """A PaddleOCR recognition label file (`path<TAB>label`, paths relative to the file). Labels the codec rejects
-    (characters outside the dictionary, too long, empty) are skipped and counted in `skipped`."""
+    (characters outside the dictionary, too long, empty) and lines whose image file is missing are skipped and
+    counted in `skipped`."""
 
     path: Path
     codec: LabelCodec
@@ -93,7 +94,7 @@ class LabelFileSource:
         self.skipped = Counter()
         self.items = []
         for s in read_rec_labels(self.path):
-            reason = self.codec.reject_reason(s.label)
+            reason = self.codec.reject_reason(s.label) or (None if s.image_path.is_file() else "missing_image")
             if reason:
                 self.skipped[reason] += 1
             else:

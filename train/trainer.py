@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
@@ -194,7 +195,8 @@ class Trainer:
         factory, kwargs, dictionary = self.task.checkpoint_arch()
         deployed = _unwrap(next(iter(self.models.values())))
         meta = {"step": self.step, "epoch": self.step / max(1, self.task.steps_per_epoch(self.world)),
-                "metrics": dict(metrics or {}), "config": self.cfg}
+                "metrics": dict(metrics or {}), "config": self.cfg, "command": " ".join(sys.argv),
+                "device": str(self.device), "world_size": self.world}
         return save_checkpoint(self.out / name, deployed, factory, kwargs, dictionary=dictionary, metadata=meta,
                                training=self._training_state() if with_state else None)
 

@@ -20,6 +20,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+WORD_KINDS = ("words", "mixed", "url", "email", "name", "address")  # kinds that may draw from the word list
 DEFAULT_WEIGHTS: dict[str, float] = {
     "words": 0.42, "mixed": 0.08, "number": 0.06, "price": 0.06, "date": 0.05, "time": 0.03, "code": 0.05,
     "phone": 0.03, "url": 0.03, "email": 0.03, "name": 0.05, "address": 0.05, "chars": 0.06,
@@ -90,6 +91,9 @@ class TextSource:
             raise ValueError("charset needs more than a space")
         self.max_len = int(max_len)
         self.max_tokens = int(max_tokens)
+        if words is None and vocab_file is None and weights is not None and \
+                not any(w > 0 for k, w in weights.items() if k in WORD_KINDS):
+            words = []  # no kind that draws dictionary words: wordfreq is not needed
         if words is None:
             words = load_vocab(vocab_file) if vocab_file is not None else wordfreq_words(n_words)
         # numbers come from the generators (wordfreq writes digits as 0s); drop words we could not render

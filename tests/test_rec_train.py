@@ -336,3 +336,16 @@ def test_smoke_config_learns_from_scratch(tmp_path):
     assert statistics.mean(losses[-5:]) < 0.25 * statistics.mean(losses[:3])
     assert best["synth_val/acc_alnum"] >= 0.6 and best["synth_val/acc"] >= 0.4
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_learning_rate_schedules():
+    from train.trainer import lr_at
+
+    cos = {"lr": 1e-3, "steps": 100, "warmup_steps": 10}
+    assert lr_at(0, cos) == pytest.approx(1e-4) and lr_at(9, cos) == pytest.approx(1e-3)
+    assert lr_at(10, cos) == pytest.approx(1e-3) and lr_at(55, cos) == pytest.approx(5e-4)
+    assert lr_at(100, cos) == pytest.approx(0.0, abs=1e-12)
+    pw = {"lr": 5e-4, "steps": 100, "schedule": "piecewise", "boundaries": [70], "values": [5e-5]}
+    assert lr_at(69, pw) == 5e-4 and lr_at(70, pw) == 5e-5
+    with pytest.raises(ValueError):
+        lr_at(0, {"lr": 1, "steps": 1, "schedule": "linear"})

@@ -172,7 +172,7 @@ def test_cli_exports_checkpoints(modules, exported, tmp_path):
                           dictionary=chars)
     cls = save_checkpoint(tmp_path / "cls.pt", modules["cls"], "cls_mobilenet_v3_small")
     out = tmp_path / "bundle"
-    main(["--rec", str(rec), "--cls", str(cls), "--out", str(out)])
+    main(["--rec", str(rec), "--cls", str(cls), "--no-det", "--out", str(out)])  # default: the embedded det
     b = load_bundle(out)
     assert b.det is None and b.characters == load_bundle().characters
     for role in ("rec", "cls"):

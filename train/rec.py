@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -369,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = load_config(a.config, a.overrides)
     metrics = run(cfg, a.out, device=a.device, resume=a.resume)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:
         print(yaml.safe_dump({"best": metrics}, sort_keys=False))
     return 0
 

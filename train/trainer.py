@@ -286,7 +286,8 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         """Train to optim.steps; returns the best validation metrics (or the last ones when eval.best is unset)."""
-        torch.manual_seed(int(self.cfg.get("seed", 0)) + 1000 * self.rank) if not self.resumed else None
+        if not self.resumed:  # a resumed run continues the saved RNG state instead
+            torch.manual_seed(int(self.cfg.get("seed", 0)) + 1000 * self.rank)
         last_metrics: dict[str, float] = {}
         if self.step == 0 and not self.resumed:
             last_metrics = self.evaluate()  # step 0: a broken weight load or dictionary shows before any update

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from ocr_render import random_line, render_page
 
 from train.config import load_config, parse_override
-from train.dictionaries import EN_CHARACTERS, ctc_characters, load_dictionary, remap_ctc_head
+from train.dictionaries import ctc_characters, load_dictionary, remap_ctc_head
 from train.models.rec import rec_svtr_lcnet
 from train.rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture
 from train.weights import WeightLoadError, load_weights_strict

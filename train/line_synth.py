@@ -252,7 +252,6 @@ class LineSynth:
         ink_l, ink_r = int(cols[0]), int(cols[-1]) + 1
         top = min(int(rows[0]), base_y - int(0.72 * size))
         bottom = max(int(rows[-1]) + 1, base_y + int(0.2 * size))
-        line_h = bottom - top
 
         if rng.random() < cfg.p_underline:
             y = min(base_y + max(2, int(0.12 * size)), bottom + 1)

@@ -35,7 +35,7 @@ from ppocr_edge.image_io import load_image
 
 from .config import get, load_config
 from .dictionaries import ctc_characters, load_dictionary, num_classes, remap_ctc_head
-from .models.rec import TextRecognizer, load_official_rec, rec_svtr_lcnet
+from .models.rec import load_official_rec, rec_svtr_lcnet
 from .rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture, RecTrainSet, SynthSource, collate
 from .rec_eval import EvalSet, evaluate_set
 from .rec_losses import distill_loss, supervised_losses, udml_losses

@@ -330,12 +330,11 @@ class Trainer:
                     out_of_time = bool(flag.item() > 0)
                 if out_of_time:
                     self.stop_at = self.step
-                if self.step % self.eval_every == 0 or self.step == self.total_steps:
-                    last_metrics = self.evaluate()
+                if self.step % self.eval_every == 0 or self.step in (self.total_steps, self.stop_at):
+                    last_metrics = self.evaluate()  # also when stopping early: last.pt gets metrics, the plot is current
                     self.task.set_train_mode(self.models)
                     window_t = time.perf_counter()
-                elif self.is_main and (self.step == self.stop_at or
-                                       self.save_every and self.step % self.save_every == 0):
+                elif self.is_main and self.save_every and self.step % self.save_every == 0:
                     self._save("last.pt")
                 if self.step >= self.stop_at:
                     break

@@ -299,10 +299,8 @@ class RecTask:
     def train_step(self, models: Mapping[str, nn.Module], batch: Mapping[str, Any], device: torch.device
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         non_blocking = device.type == "cuda"
-        x = batch["image"].to(device, non_blocking=non_blocking)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         b = {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        x = b["image"].contiguous(memory_format=torch.channels_last) if self.channels_last else b["image"]
         sar_targets = b.get("sar") if self.use_sar else None
         outs = {name: m(x, sar_targets=sar_targets, valid_ratios=b["valid_ratio"]) for name, m in models.items()}
         losses: dict[str, torch.Tensor] = {}

@@ -209,7 +209,6 @@ class RecTrainSet(torch.utils.data.Dataset):
                  augment: Augment | None = None, con_aug: TextConAug | None = None, seed: int = 0) -> None:
         self.mixture, self.codec, self.pre, self.width = mixture, codec, dict(pre), int(width)
         self.augment, self.con_aug, self.seed = augment, con_aug, seed
-        self.ext_data_num = con_aug.ext_data_num if con_aug is not None else 0
         self._epoch_cache: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -232,7 +231,7 @@ class RecTrainSet(torch.utils.data.Dataset):
         img, text = self._load(epoch, source, index)
         if self.con_aug is not None and rng.random() < self.con_aug.prob:
             # partners are loaded only when the concatenation happens (rendering them costs as much as the sample)
-            extra_pos = rng.integers(0, len(items), self.ext_data_num)
+            extra_pos = rng.integers(0, len(items), self.con_aug.ext_data_num)
             extras = [self._load(epoch, *items[p]) for p in extra_pos]
             img, text = text_con_aug(img, text, extras, rng, 1.0, self.con_aug.max_text_length,
                                      self.con_aug.image_shape)

@@ -1,5 +1,5 @@
 """Evaluate a torch recognizer the way the SDK runs it: ppocr_edge's line batching, resize/normalisation and CTC
-decoder, scored with ppocr_edge.metrics.RecCounter (exact, case-insensitive alphanumeric, 1 - NED)."""
+decoder, scored with ppocr_edge.evaluate.score_rec (RecCounter) (exact, case-insensitive alphanumeric, 1 - NED)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ppocr_edge.ctc import Decoded, ctc_greedy_decode
-from ppocr_edge.metrics import RecCounter
+from ppocr_edge.evaluate import score_rec
 from ppocr_edge.preprocess import plan_rec_batches, prepare_line_batch, rec_needed_width
 
 
@@ -49,8 +49,6 @@ def recognize(model: nn.Module, crops: Sequence[np.ndarray], characters: Sequenc
 def evaluate_set(model: nn.Module, data: EvalSet, characters: Sequence[str], pre: Mapping[str, Any],
                  device: torch.device | str = "cpu", batch_size: int | None = None) -> dict[str, float]:
     """acc (exact), acc_alnum (case-insensitive alphanumeric), one_minus_ned, n."""
-    counter = RecCounter()
-    for dec, label in zip(recognize(model, data.images, characters, pre, device, batch_size), data.labels):
-        counter.add(dec.text.strip(), label)
-    s = counter.scores()
+    decoded = recognize(model, data.images, characters, pre, device, batch_size)
+    s = score_rec([d.text.strip() for d in decoded], data.labels)
     return {"acc": s.accuracy, "acc_alnum": s.accuracy_alnum, "one_minus_ned": s.one_minus_ned, "n": s.samples}

@@ -270,17 +270,17 @@ class Trainer:
         loss = sum(losses.values())
         self.optimizer.zero_grad(set_to_none=True)
         clip = float(self.optim_cfg.get("clip_norm", 0) or 0)
-        if self.scaler is not None:
+        if self.scaler is not None:  # fp16: scaled backward, gradients unscaled before clipping
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
-            if clip > 0:
-                nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)
+        else:
+            loss.backward()
+        if clip > 0:
+            nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)
+        if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
-            if clip > 0:
-                nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)
             self.optimizer.step()
         return lr, {k: float(v.detach()) for k, v in losses.items()}, stats
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import openvino as ov
 
-from ppocr_edge.bundle import read_dictionary, sha256_of, write_manifest
+from ppocr_edge.bundle import has_space_class, read_dictionary, sha256_of, write_manifest
 
 DET_PRE = {"limit_side_len": 960, "limit_type": "max", "max_side": 4000, "size_step": 128,
            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "channel_order": "BGR"}
@@ -82,9 +82,7 @@ def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path:
     if not chars:
         raise SystemExit(f"{rec}: no dictionary in its metadata; pass --dict")
     n_classes = rec_model.outputs[0].get_partial_shape()[-1].get_length()
-    use_space = n_classes == len(chars) + 2
-    if n_classes not in (len(chars) + 1, len(chars) + 2):
-        raise SystemExit(f"{rec}: {n_classes} output classes do not fit a dictionary of {len(chars)} characters")
+    use_space = has_space_class(n_classes, len(chars), str(rec))
     (out / "dict.txt").write_text("\n".join(chars) + "\n", encoding="utf-8")
     models["rec"] = {**_save(rec_model, [-1, 3, REC_PRE["height"], -1], out, "rec"), "dictionary": "dict.txt",
                      "use_space_char": use_space, "preprocess": REC_PRE, "postprocess": REC_POST}

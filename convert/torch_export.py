@@ -22,7 +22,7 @@ import openvino as ov
 import torch
 from torch import nn
 
-from ppocr_edge.bundle import FP32_BUNDLE, MANIFEST, load_bundle, read_dictionary, sha256_of
+from ppocr_edge.bundle import FP32_BUNDLE, MANIFEST, has_space_class, load_bundle, read_dictionary, sha256_of
 
 from .paddle_onnx import CLS_POST, CLS_PRE, DET_POST, DET_PRE, REC_POST, REC_PRE, _save, finish_bundle, onnx_dictionary
 
@@ -151,12 +151,9 @@ def export_bundle(out_dir: str | Path, det: nn.Module | ov.Model | None = None, 
         sources[role].update((model_sources or {}).get(role, {}))
         entry: dict[str, Any] = dict(_save(converted, shape, out, role))
         if role == "rec":
-            n = _class_count(converted)
-            if n not in (len(chars) + 1, len(chars) + 2):
-                raise ValueError(f"rec model outputs {n} classes; a dictionary of {len(chars)} characters needs "
-                                 f"{len(chars) + 1} (or {len(chars) + 2} with the space class)")
+            use_space = has_space_class(_class_count(converted), len(chars))
             (out / "dict.txt").write_text("\n".join(chars) + "\n", encoding="utf-8")
-            entry.update(dictionary="dict.txt", use_space_char=n == len(chars) + 2)
+            entry.update(dictionary="dict.txt", use_space_char=use_space)
         elif role == "cls":
             n, labels = _class_count(converted), post.get("labels", [])
             if n != len(labels):

@@ -197,6 +197,15 @@ def load_bundle(root: str | os.PathLike | None = None, verify: bool = True) -> B
     return Bundle(root, manifest, entries["det"], rec, entries["cls"], tuple(chars))
 
 
+def has_space_class(n_classes: int | None, n_dictionary: int, where: str = "rec model") -> bool:
+    """PP-OCR's CTC class layout is blank + the dictionary's characters (+ a space appended when use_space_char), so
+    whether a model carries the appended space follows from its class count; any other count is a BundleError."""
+    if n_classes not in (n_dictionary + 1, n_dictionary + 2):
+        raise BundleError(f"{where} outputs {n_classes} classes; a dictionary of {n_dictionary} characters needs "
+                          f"{n_dictionary + 1} (or {n_dictionary + 2} with the space class)")
+    return n_classes == n_dictionary + 2
+
+
 def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
     """Write manifest.json for a bundle directory, recording the sha256 of every file the models reference."""
     root = Path(root)

@@ -168,6 +168,13 @@ def test_dseg_fonts_only_on_request() -> None:
     for i in range(20):
         img, label = synth.render(i, 0)
         assert set(label) <= set(charset) and img.shape[0] >= 32
+    # with the whole ASCII charset, texts keep to what DSEG7 draws: no ',', '$', '/' rendered as boxes
+    synth = LineSynth({"family_filter": "DSEG7", "text_weights": {"price": 1, "date": 1, "number": 1}},
+                      charset=ASCII_CHARSET)
+    assert {",", "$", "/", "%"} <= set(synth.undrawable) and "5" in synth.charset
+    labels = [synth.render(i, 0)[1] for i in range(40)]
+    assert all(all(dseg[0].covers(c) or c == " " for c in lab) for lab in labels)
+    assert sum(any(c.isdigit() for c in lab) for lab in labels) >= 30
 
 
 @pytest.mark.recognition

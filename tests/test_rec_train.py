@@ -349,3 +349,28 @@ def test_learning_rate_schedules():
     assert lr_at(69, pw) == 5e-4 and lr_at(70, pw) == 5e-5
     with pytest.raises(ValueError):
         lr_at(0, {"lr": 1, "steps": 1, "schedule": "linear"})
+
+
+def test_frozen_modules_keep_their_weights_and_statistics(small_sets, tmp_path):
+    """train.freeze: the named modules' parameters and BN statistics stay fixed while the rest trains; an unknown
+    name is an error."""
+    from train.rec import RecTask, run
+
+    train, val = small_sets
+    cfg = tiny_config(train, val, **{"train.freeze": ["backbone"], "optim.steps": 3})
+    run(cfg, tmp_path / "frozen", device="cpu")
+    start = RecTask(cfg, torch.device("cpu")).student.state_dict()  # same seed: the same initial weights
+    end = _weights(tmp_path / "frozen" / "last.pt")
+    assert all(torch.equal(start[k], end[k]) for k in start if k.startswith("backbone."))  # running stats too
+    assert any(not torch.equal(start[k], end[k]) for k in start if k.startswith("neck."))
+    with pytest.raises(ValueError, match="no parameter under 'backbon'"):
+        RecTask(tiny_config(train, val, **{"train.freeze": ["backbon"]}), torch.device("cpu"))
+
+
+def test_space_class_follows_the_class_count():
+    from ppocr_edge.bundle import has_space_class
+    from ppocr_edge.errors import BundleError
+
+    assert has_space_class(97, 95) and not has_space_class(96, 95)
+    with pytest.raises(BundleError, match="needs 96 \\(or 97 with the space class\\)"):
+        has_space_class(98, 95)

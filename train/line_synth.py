@@ -44,6 +44,8 @@ class LineSynthConfig:
     family_filter: str | None = None               # regex on font family/file (e.g. "DSEG7"); None: general pool
     text_weights: dict[str, float] | None = None   # TextSource kind -> weight (None: its defaults)
     vocab_file: str | None = None                  # word list instead of wordfreq (one word a line)
+    max_tokens: int = 6                            # most words in a 'words' line
+    p_upper: float | None = None                   # chance of an all-capitals text (None: TextSource's case mix)
     # font style
     p_bold: float = 0.2
     p_italic: float = 0.15
@@ -175,12 +177,17 @@ class LineSynth:
                  fonts: Sequence[FontInfo] | None = None, text_source: TextSource | None = None) -> None:
         self.config = config if isinstance(config, LineSynthConfig) else LineSynthConfig.from_dict(config)
         cfg = self.config
-        self.charset = charset
         self.fonts = list(fonts) if fonts is not None else find_fonts(family_filter=cfg.family_filter)
         if not self.fonts:
             raise FileNotFoundError("no usable fonts found (run train/setup_fonts.sh or set PPOCR_EDGE_FONT_DIRS)")
-        self.text_source = text_source or TextSource(charset, cfg.max_len, vocab_file=cfg.vocab_file,
-                                                     weights=cfg.text_weights)
+        # texts use only characters that some font draws: with a narrow family (family_filter: DSEG7) a ',' or '$'
+        # would otherwise render as a .notdef box under a label that names it
+        drawn = frozenset().union(*(f.codepoints for f in self.fonts))
+        self.charset = "".join(c for c in charset if ord(c) in drawn)
+        self.undrawable = "".join(c for c in charset if ord(c) not in drawn)
+        self.text_source = text_source or TextSource(self.charset, cfg.max_len, vocab_file=cfg.vocab_file,
+                                                     weights=cfg.text_weights, max_tokens=cfg.max_tokens,
+                                                     p_upper=cfg.p_upper)
         families: dict[str, list[FontInfo]] = {}
         for f in self.fonts:
             families.setdefault(f.family, []).append(f)

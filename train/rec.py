@@ -29,7 +29,7 @@ import torch
 import yaml
 from torch import nn
 
-from ppocr_edge.bundle import FP32_BUNDLE, load_bundle
+from ppocr_edge.bundle import FP32_BUNDLE, has_space_class, load_bundle
 from ppocr_edge.ctc import ctc_greedy_decode
 from ppocr_edge.image_io import load_image
 
@@ -97,7 +97,8 @@ def initial_state(cfg: Mapping[str, Any], characters: Sequence[str]) -> dict[str
 
         c = load_checkpoint(ckpt)
         state = c.model.state_dict()
-        src_chars = ctc_characters(c.dictionary, c.model.ctc_head.fc.out_features - 1 > len(c.dictionary)) \
+        src_chars = ctc_characters(c.dictionary, has_space_class(c.model.ctc_head.fc.out_features,
+                                                                 len(c.dictionary), str(ckpt))) \
             if c.dictionary is not None else None
         if src_chars is not None and src_chars != list(characters):
             fc, _ = remap_ctc_head(c.model.ctc_head.fc, src_chars, characters)
@@ -119,6 +120,19 @@ def single_threaded_worker(_: int) -> None:
         threadpool_limits(1, user_api="blas")  # not "openmp": libgomp calls in a forked child can deadlock
     except ImportError:  # numpy's BLAS keeps its default pool
         pass
+
+
+def freeze_parameters(model: nn.Module, prefixes: Sequence[str]) -> None:
+    """Fix the parameters whose names start with one of `prefixes` (e.g. "backbone", "neck.conv1"); their BN
+    statistics are fixed too (see set_train_mode). An unknown prefix is an error, not a silent no-op."""
+    names = [n for n, _ in model.named_parameters()]
+    for pre in prefixes:
+        hits = [n for n in names if n == pre or n.startswith(pre + ".")]
+        if not hits:
+            raise ValueError(f"train.freeze: no parameter under {pre!r}")
+        for n, p in model.named_parameters():
+            if n in hits:
+                p.requires_grad_(False)
 
 
 def freeze_bn_stats(model: nn.Module) -> None:
@@ -172,6 +186,9 @@ class RecTask:
         if self.channels_last:
             for m in self.models.values():
                 m.to(memory_format=torch.channels_last)
+        self.freeze = [str(x) for x in (get(cfg, "train.freeze", []) or [])]
+        for m in self.models.values():
+            freeze_parameters(m, self.freeze)
         self.frozen: nn.Module | None = None
         if self.distill_w > 0:
             self.frozen = copy.deepcopy(self.student).to(device).eval()
@@ -295,6 +312,10 @@ class RecTask:
             m.train()
             if get(self.config, "train.freeze_bn", False):
                 freeze_bn_stats(m)
+            for pre in self.freeze:  # frozen modules keep their BN statistics (and no dropout) too
+                for name, sub in m.named_modules():
+                    if name == pre or name.startswith(pre + "."):
+                        sub.eval()
 
     def train_step(self, models: Mapping[str, nn.Module], batch: Mapping[str, Any], device: torch.device
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:

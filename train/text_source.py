@@ -85,12 +85,14 @@ class TextSource:
 
     def __init__(self, charset: str | Iterable[str], max_len: int = 25, *, words: Sequence[str] | None = None,
                  vocab_file: str | Path | None = None, n_words: int = 50000, zipf_a: float = 0.8,
-                 weights: Mapping[str, float] | None = None, max_tokens: int = 6) -> None:
+                 weights: Mapping[str, float] | None = None, max_tokens: int = 6,
+                 p_upper: float | None = None) -> None:
         self.charset = frozenset(charset)
         if " " in self.charset and len(self.charset) == 1:
             raise ValueError("charset needs more than a space")
         self.max_len = int(max_len)
         self.max_tokens = int(max_tokens)
+        self.p_upper = p_upper  # None: the default case mix (16% of cased texts all upper-case)
         if words is None and vocab_file is None and weights is not None and \
                 not any(w > 0 for k, w in weights.items() if k in WORD_KINDS):
             words = []  # no kind that draws dictionary words: wordfreq is not needed
@@ -148,8 +150,9 @@ class TextSource:
     def word(self, rng: random.Random) -> str:
         return rng.choices(self.words, cum_weights=self._cum)[0] if self.words else ""
 
-    @staticmethod
-    def _case(rng: random.Random, text: str) -> str:
+    def _case(self, rng: random.Random, text: str) -> str:
+        if self.p_upper is not None and rng.random() < self.p_upper:  # e.g. scene text: signs are mostly capitals
+            return text.upper()
         r = rng.random()
         if r < 0.50:
             return text

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .bundle import Bundle, load_bundle
-    from .errors import BundleError, ImageError, OCRError
-    from .pipeline import OCRPipeline
+    from .errors import BundleError, ImageError, MissingDependencyError, OCRError
+    from .pipeline import OCRPipeline, ocr_document
     from .results import OCRResult, TextLine, Word
 
-_EXPORTS = {"OCRPipeline": "pipeline", "OCRResult": "results", "TextLine": "results", "Word": "results",
-            "Bundle": "bundle", "load_bundle": "bundle", "OCRError": "errors", "ImageError": "errors",
-            "BundleError": "errors"}
+_EXPORTS = {"OCRPipeline": "pipeline", "ocr_document": "pipeline", "OCRResult": "results", "TextLine": "results",
+            "Word": "results", "Bundle": "bundle", "load_bundle": "bundle", "OCRError": "errors",
+            "ImageError": "errors", "BundleError": "errors", "MissingDependencyError": "errors"}
 __all__ = list(_EXPORTS)
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """Command line.
 
-    ppocr-edge ocr IMAGE... [--bundle DIR|NAME] [--json] [--vis OUT_DIR] [--no-cls] [--no-det] ...
+    ppocr-edge ocr IMAGE|PDF|TIFF... [--bundle DIR|NAME] [--json] [--vis OUT_DIR] [--dpi N] [--no-cls] [--no-det] ...
     ppocr-edge eval LABELS --task rec|det|e2e [--bundle DIR|NAME] [--json] [--limit N] [--no-cls] [--normalize M]
     ppocr-edge bundles [--json]
 """
@@ -11,17 +11,22 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+import numpy as np
 from tqdm import tqdm
 
+from .documents import DEFAULT_DPI, document_kind, iter_pages
 from .errors import OCRError
 from .image_io import load_image
 from .results import OCRResult
 
 if TYPE_CHECKING:
     from .pipeline import OCRPipeline
+
+_Output = tuple[Path, np.ndarray | None, OCRResult | OCRError]  # input, page image (documents), result
 
 
 BUNDLE_HELP = "model bundle directory or embedded bundle name (see `ppocr-edge bundles`; default: ch_pp_ocrv3_int8)"
@@ -30,11 +35,14 @@ BUNDLE_HELP = "model bundle directory or embedded bundle name (see `ppocr-edge b
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ppocr-edge", description="PP-OCRv3 OCR on OpenVINO (CPU).")
     sub = p.add_subparsers(dest="command", required=True)
-    o = sub.add_parser("ocr", help="recognise text in images")
-    o.add_argument("images", nargs="+", type=Path, help="image files")
+    o = sub.add_parser("ocr", help="recognise text in images and documents (PDF, multi-page TIFF)")
+    o.add_argument("images", nargs="+", type=Path, help="image files, PDFs (needs ppocr_edge[pdf]) and TIFFs")
     o.add_argument("--bundle", metavar="DIR|NAME", help=BUNDLE_HELP)
-    o.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    o.add_argument("--json", action="store_true",
+                   help="one JSON object per image (per page of a PDF or TIFF, with \"page\" from 1) per line")
     o.add_argument("--vis", type=Path, metavar="OUT_DIR", help="write images with boxes and texts drawn")
+    o.add_argument("--dpi", type=float, default=DEFAULT_DPI,
+                   help=f"resolution PDF pages are rendered at (default {DEFAULT_DPI:g})")
     o.add_argument("--no-cls", action="store_true", help="skip the 0/180 degree direction classifier")
     o.add_argument("--no-det", action="store_true", help="each image is one text line or word, recognised whole")
     o.add_argument("--drop-score", type=float, help="drop lines below this confidence (default: the bundle's)")
@@ -85,40 +93,70 @@ def _ocr(args: argparse.Namespace) -> int:
     except OCRError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not args.dpi > 0:
+        print("error: --dpi must be positive", file=sys.stderr)
+        return 2
     if args.vis:
         args.vis.mkdir(parents=True, exist_ok=True)
     failed = 0
     many = len(args.images) > 1
-    results = _results(ocr, args.images, not args.no_det)
-    for path, item in tqdm(zip(args.images, results), total=len(args.images), disable=not many, file=sys.stderr,
-                           unit="img"):
-        if many and not args.json:
-            print(f"==> {path} <==")
+    documents = any(document_kind(path) for path in args.images)
+    outputs = _outputs(ocr, args.images, not args.no_det, args.dpi)
+    for path, page_image, item in tqdm(outputs, total=None if documents else len(args.images), file=sys.stderr,
+                                       disable=not (many or documents), unit="page" if documents else "img"):
+        page = item.page if isinstance(item, OCRResult) else None
+        if (many or page is not None) and not args.json:
+            print(f"==> {path} <==" if page is None else f"==> {path} (page {page}) <==")
         _emit(path, item, args.json)
         if isinstance(item, OCRError):
             failed += 1
         elif args.vis:
-            _write_vis(path, item, args.vis)
+            _write_vis(path, item, args.vis, page_image)
     return 1 if failed else 0
 
 
-def _results(ocr: "OCRPipeline", paths: list[Path], use_det: bool) -> Iterator[OCRResult | OCRError]:
+def _outputs(ocr: OCRPipeline, paths: list[Path], use_det: bool, dpi: float) -> Iterator[_Output]:
+    """Results in input order: consecutive images together (_image_results), each document page by page."""
+    images: list[Path] = []
+    for path in paths:
+        if document_kind(path) is None:
+            images.append(path)
+            continue
+        yield from _image_results(ocr, images, use_det)
+        images = []
+        yield from _page_results(ocr, path, use_det, dpi)
+    yield from _image_results(ocr, images, use_det)
+
+
+def _image_results(ocr: OCRPipeline, paths: list[Path], use_det: bool) -> Iterator[_Output]:
     """Many images go through the pipelined map(); a single one through a latency-optimised call."""
     if len(paths) > 1:
-        yield from ocr.map(paths, use_det=use_det, return_exceptions=True)
-        return
+        for path, item in zip(paths, ocr.map(paths, use_det=use_det, return_exceptions=True)):
+            yield path, None, item
+    elif paths:
+        try:
+            yield paths[0], None, ocr(paths[0], use_det=use_det)
+        except OCRError as e:
+            yield paths[0], None, e
+
+
+def _page_results(ocr: OCRPipeline, path: Path, use_det: bool, dpi: float) -> Iterator[_Output]:
+    """One result per page (as OCRPipeline.pages), with the page image for --vis; an error ends the document."""
     try:
-        yield ocr(paths[0], use_det=use_det)
+        for number, image in enumerate(iter_pages(path, dpi), start=1):
+            yield path, image, replace(ocr(image, use_det=use_det), page=number)
     except OCRError as e:
-        yield e
+        yield path, None, e
 
 
-def _write_vis(path: Path, result: OCRResult, out_dir: Path) -> None:
+def _write_vis(path: Path, result: OCRResult, out_dir: Path, image: np.ndarray | None = None) -> None:
+    """NAME_ocr.png for an image, NAME_ocr_pN.png for page N of a document."""
     import cv2
 
     from .visualize import draw_result
 
-    cv2.imwrite(str(out_dir / f"{path.stem}_ocr.png"), draw_result(load_image(path), result))
+    name = f"{path.stem}_ocr.png" if result.page is None else f"{path.stem}_ocr_p{result.page}.png"
+    cv2.imwrite(str(out_dir / name), draw_result(load_image(path) if image is None else image, result))
 
 
 def _eval(args: argparse.Namespace) -> int:

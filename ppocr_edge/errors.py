@@ -13,3 +13,7 @@ class ImageError(OCRError, ValueError):
 
 class BundleError(OCRError):
     """A model bundle is missing, corrupt, or its files do not match each other or the manifest."""
+
+
+class MissingDependencyError(OCRError, ImportError):
+    """An optional dependency needed for this input is not installed (the message names the pip extra)."""

@@ -13,21 +13,58 @@ from .errors import ImageError
 
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 
-def _png_with_alpha(data: bytes) -> bool:
-    # PNG signature, then the IHDR chunk; byte 25 is the colour type: 4 = gray+alpha, 6 = RGBA
-    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 25 and data[25] in (4, 6)
+
+def _png_has_alpha(data: bytes) -> bool:
+    """Colour type 4 (gray+alpha) or 6 (RGBA) in IHDR, or a tRNS chunk (a transparent palette entry or colour)."""
+    if len(data) <= 25:
+        return False
+    if data[25] in (4, 6):
+        return True
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if kind == b"tRNS":
+            return True
+        if kind == b"IDAT":  # tRNS must come before the image data
+            return False
+        pos += 12 + length
+    return False
+
+
+def _webp_has_alpha(data: bytes) -> bool:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        return len(data) > 20 and bool(data[20] & 0x10)  # the extended header's alpha flag
+    if chunk == b"VP8L":  # lossless: 14-bit width, 14-bit height, then the alpha_is_used bit
+        return len(data) >= 25 and bool(int.from_bytes(data[21:25], "little") >> 28 & 1)
+    return False
+
+
+def _keeps_alpha(data: bytes) -> bool:
+    """Whether to decode with IMREAD_UNCHANGED: inputs that may carry transparency.
+
+    ANYDEPTH|ANYCOLOR keeps gray and 16-bit pixels and applies a JPEG's EXIF orientation but drops alpha;
+    UNCHANGED keeps alpha but ignores EXIF, so it is used only where alpha may matter. TIFF decoding applies the
+    TIFF orientation tag under every flag, so TIFFs always keep their alpha.
+    """
+    if data[:8] == PNG_SIGNATURE:
+        return _png_has_alpha(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_has_alpha(data)
+    return data[:4] in TIFF_SIGNATURES
 
 
 def _decode_bytes(data: bytes, source: str) -> np.ndarray:
     if len(data) == 0:
         raise ImageError(f"{source}: empty file")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    # ANYDEPTH|ANYCOLOR keeps gray and 16-bit pixels and applies the EXIF orientation; UNCHANGED (which ignores EXIF)
-    # is needed only to keep a PNG's alpha channel
-    flags = cv2.IMREAD_UNCHANGED if _png_with_alpha(data) else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    img = cv2.imdecode(buf, flags)
+    flags = cv2.IMREAD_UNCHANGED if _keeps_alpha(data) else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if img is None:
+        if b"%PDF-" in data[:1024]:
+            raise ImageError(f"{source}: a PDF document, not an image: use OCRPipeline.pages() or ocr_document()")
         raise ImageError(f"{source}: not a decodable image")
     return img
 
@@ -44,11 +81,31 @@ def read_image_bytes(image: ImageInput) -> tuple[np.ndarray, str]:
     raise ImageError(f"unsupported image type {type(image).__name__}")
 
 
+def flatten_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite uint8 pixels (HxW gray or HxWx3 BGR) with their HxW alpha onto a plain background.
+
+    The background is chosen so that the content stays visible: black under a light foreground (mean luminance
+    under the alpha mask above mid-gray, e.g. white text on a transparent logo), white otherwise. Opaque pixels are
+    kept exactly; a fully transparent image becomes plain white.
+    """
+    if alpha.min() == 255:
+        return color
+    a = alpha.astype(np.uint16)
+    gray = color if color.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(color), cv2.COLOR_BGR2GRAY)
+    weight = int(a.sum(dtype=np.uint64))
+    light = weight > 0 and 2 * int((gray.astype(np.uint64) * a).sum()) > 255 * weight
+    background = 0 if light else 255
+    if color.ndim == 3:
+        a = a[:, :, None]
+    # color * a + background * (255 - a) <= 255 * 255: fits 16 bits; + 127 rounds the division
+    return ((color.astype(np.uint16) * a + background * (255 - a) + 127) // 255).astype(np.uint8)
+
+
 def to_bgr(img: np.ndarray, source: str = "image") -> np.ndarray:
     """Convert a decoded or user array to contiguous BGR uint8 HxWx3.
 
-    Accepts HxW (gray), HxWx1, HxWx3 (BGR) and HxWx4 (BGRA, composited on white) arrays of uint8 or uint16
-    (scaled to 8 bits). Anything else raises ImageError.
+    Accepts HxW (gray), HxWx1, HxWx2 (gray + alpha), HxWx3 (BGR) and HxWx4 (BGRA) arrays of uint8 or uint16
+    (scaled to 8 bits). Transparent images are flattened by flatten_alpha. Anything else raises ImageError.
     """
     if not isinstance(img, np.ndarray):
         raise ImageError(f"{source}: expected a numpy array, got {type(img).__name__}")
@@ -60,13 +117,15 @@ def to_bgr(img: np.ndarray, source: str = "image") -> np.ndarray:
         raise ImageError(f"{source}: empty image (shape {img.shape})")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 2:
+        img = flatten_alpha(img[:, :, 0], img[:, :, 1])
     elif img.ndim == 3 and img.shape[2] == 4:
-        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
-        img = (img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+        img = flatten_alpha(img[:, :, :3], img[:, :, 3])
+    if img.ndim == 2:
+        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_GRAY2BGR)
     elif not (img.ndim == 3 and img.shape[2] == 3):
-        raise ImageError(f"{source}: shape {img.shape} is not HxW, HxWx1, HxWx3 or HxWx4")
+        raise ImageError(f"{source}: shape {img.shape} is not HxW, HxWx1, HxWx2 (gray + alpha), HxWx3 (BGR) or "
+                         "HxWx4 (BGRA)")
     return np.ascontiguousarray(img)
 
 

@@ -7,15 +7,16 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .bundle import Bundle, load_bundle
 from .ctc import ctc_greedy_decode, split_words
 from .db_postprocess import DBParams, detect_quads
+from .documents import DEFAULT_DPI, iter_pages
 from .engine import Stage, compile_config, read_model
 from .errors import BundleError, OCRError
 from .geometry import Crop, crop_quad, whole_image_crop
@@ -226,8 +227,22 @@ class OCRPipeline:
 
     # ---------------------------------------------------------------- public API
     def __call__(self, image: ImageInput, *, use_det: bool = True) -> OCRResult:
-        """OCR one image (path, bytes, or uint8 array HxW / HxWx3 BGR / HxWx4 BGRA)."""
+        """OCR one image (path, bytes, or uint8/uint16 array HxW / HxWx2 gray+alpha / HxWx3 BGR / HxWx4 BGRA)."""
         return self._run(load_image(image), self._latency, use_det)
+
+    def pages(self, document: ImageInput, dpi: float = DEFAULT_DPI, *, password: str | None = None,
+              use_det: bool = True) -> Iterator[OCRResult]:
+        """OCR a document page by page: one OCRResult per page, in page order, its `page` numbered from 1.
+
+        document: a PDF (pages rendered at dpi; needs `pip install 'ppocr_edge[pdf]'`), a multi-page TIFF, or any
+        other image (one page). Each page is rendered or decoded, recognised and dropped before the next one, so
+        memory stays flat over any number of pages. password opens an encrypted PDF. A bad document raises
+        ImageError (MissingDependencyError without pypdfium2) when the iteration reaches it.
+        """
+        for number, img in enumerate(iter_pages(document, dpi, password), start=1):
+            result = self._run(img, self._latency, use_det)
+            del img  # the page is dropped before the next one is rendered
+            yield replace(result, page=number)
 
     def submit(self, image: ImageInput, *, use_det: bool = True) -> "Future[OCRResult]":
         """Start OCR of one image in the background; returns a concurrent.futures.Future."""
@@ -278,3 +293,18 @@ class OCRPipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def ocr_document(document: ImageInput, dpi: float = DEFAULT_DPI, *, password: str | None = None,
+                 use_det: bool = True, pipeline: OCRPipeline | None = None, **options: Any) -> list[OCRResult]:
+    """OCR every page of a PDF, TIFF or image (see OCRPipeline.pages); results in page order, pages from 1.
+
+    Without `pipeline` a pipeline is built from `options` (OCRPipeline's keyword arguments) and closed afterwards;
+    pass one to reuse its compiled models across documents.
+    """
+    if pipeline is not None:
+        if options:
+            raise ValueError(f"pipeline options {sorted(options)} cannot apply to the pipeline given")
+        return list(pipeline.pages(document, dpi, password=password, use_det=use_det))
+    with OCRPipeline(**options) as ocr:
+        return list(ocr.pages(document, dpi, password=password, use_det=use_det))

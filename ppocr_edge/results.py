@@ -43,11 +43,12 @@ class TextLine:
 
 @dataclass(frozen=True)
 class OCRResult:
-    """Lines of one image in reading order."""
+    """Lines of one image (or one page of a document) in reading order."""
 
     lines: tuple[TextLine, ...] = field(default_factory=tuple)
     image_size: tuple[int, int] = (0, 0)  # (height, width)
     elapsed_ms: float = 0.0  # from the decoded image to the result
+    page: int | None = None  # page number in its document, counted from 1 (OCRPipeline.pages); None for an image
 
     @property
     def text(self) -> str:
@@ -55,7 +56,9 @@ class OCRResult:
         return "\n".join(line.text for line in self.lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lines": [line.to_dict() for line in self.lines], "elapsed_ms": round(self.elapsed_ms, 3)}
+        """JSON form: {"page" (only when set), "lines", "elapsed_ms"}."""
+        page = {} if self.page is None else {"page": self.page}
+        return {**page, "lines": [line.to_dict() for line in self.lines], "elapsed_ms": round(self.elapsed_ms, 3)}
 
 
 __all__ = ["Point", "Quad", "Word", "TextLine", "OCRResult", "quad_from_array"]

@@ -286,7 +286,7 @@ def test_float_image_in_unit_range_is_rejected_not_misread(ocr):
         ocr(img)
 
 
-@pytest.mark.parametrize("shape", [(10, 10, 2), (10, 10, 5), (2, 10, 10, 3), (100,), ()])
+@pytest.mark.parametrize("shape", [(10, 10, 5), (10, 10, 3, 1), (2, 10, 10, 3), (100,), ()])  # HxWx2: gray+alpha
 def test_unsupported_shapes(ocr, shape):
     with pytest.raises(ImageError):
         ocr(np.zeros(shape, np.uint8))

@@ -7,20 +7,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}
 OFFICIAL=${OFFICIAL:-auto}
-declare -A ROWS=(
-  [base]=""
-  [no_l2]="--set optim.weight_decay=0 --set optim.fc_decay=0"
-  [lr_1e-5]="--set optim.lr=1.0e-5"
-  [no_aug]="--set augment.rec_aug=false --set augment.text_con_aug=false"
-  [distill_only]="--set loss.ctc=0"
-  [distill_10]="--set distill.from_init=10.0"
-  [freeze_backbone]="--set train.freeze=[backbone]"
-)
-ORDER=(base no_l2 lr_1e-5 no_aug distill_only distill_10 freeze_backbone)
+SCENE="{type: synth, name: scene, size: 100000, synth: {config: train/configs/line_synth_scene.yaml}}"
+GENERAL="{type: synth, name: general, size: 100000, synth: {}}"
+row_args() {
+  case "$1" in
+    base) ;;
+    no_l2) echo "optim.weight_decay=0"; echo "optim.fc_decay=0" ;;
+    lr_1e-5) echo "optim.lr=1.0e-5" ;;
+    no_aug) echo "augment.rec_aug=false"; echo "augment.text_con_aug=false" ;;
+    no_distill) echo "distill.from_init=0" ;;
+    distill_10) echo "distill.from_init=10.0" ;;
+    freeze_backbone) echo "train.freeze=[backbone]" ;;
+    scene) echo "data.train=[$SCENE]" ;;
+    scene_mix) echo "data.train=[$GENERAL, $SCENE]" ;;
+    *) echo "unknown row $1" >&2; return 1 ;;
+  esac
+}
+ORDER=(base no_l2 lr_1e-5 no_aug no_distill distill_10 freeze_backbone scene scene_mix)
 [ $# -gt 0 ] && ORDER=("$@")
+mkdir -p runs/forget
 for row in "${ORDER[@]}"; do
-  echo "== $row: ${ROWS[$row]}" >&2
-  # shellcheck disable=SC2086
+  sets=()
+  while IFS= read -r kv; do [ -n "$kv" ] && sets+=(--set "$kv"); done < <(row_args "$row")
+  echo "== $row: ${sets[*]:-}" >&2
   $PY -m train.rec --config rec_forgetting --out "runs/forget/$row" --device cpu \
-      --set init.official="$OFFICIAL" ${ROWS[$row]} > "runs/forget/$row.log" 2>&1
+      --set init.official="$OFFICIAL" "${sets[@]}" > "runs/forget/$row.log" 2>&1
 done

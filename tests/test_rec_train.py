@@ -374,3 +374,29 @@ def test_space_class_follows_the_class_count():
     assert has_space_class(97, 95) and not has_space_class(96, 95)
     with pytest.raises(BundleError, match="needs 96 \\(or 97 with the space class\\)"):
         has_space_class(98, 95)
+
+
+def test_det_label_file_as_recognition_eval_set(small_sets, tmp_path):
+    """eval.sets type det_crops: the lines of a detection label file, cut with the SDK's crop_quad; '###' regions
+    are left out."""
+    import json
+
+    from train.rec import RecTask
+
+    texts = ["RECEIPT 42", "Total 17.50", "thank you"]
+    page = render_page(texts, size=30)
+    cv2.imwrite(str(tmp_path / "page.png"), page.image)
+    regions = [{"transcription": ln.text, "points": [[ln.box[0] - 3, ln.box[1] - 3], [ln.box[2] + 3, ln.box[1] - 3],
+                                                     [ln.box[2] + 3, ln.box[3] + 3], [ln.box[0] - 3, ln.box[3] + 3]]}
+               for ln in page.lines]
+    regions[2]["transcription"] = "###"
+    (tmp_path / "det.txt").write_text(f"page.png\t{json.dumps(regions)}\n", encoding="utf-8")
+    train, val = small_sets
+    task = RecTask(tiny_config(train, val, **{"eval.sets": [{"name": "lines", "type": "det_crops",
+                                                              "path": str(tmp_path / "det.txt")}]}),
+                   torch.device("cpu"))
+    (s,) = task.eval_sets
+    assert s.name == "lines" and s.labels == texts[:2]
+    for img, ln in zip(s.images, page.lines):
+        x0, y0, x1, y1 = ln.box
+        assert abs(img.shape[1] - (x1 - x0 + 6)) <= 2 and abs(img.shape[0] - (y1 - y0 + 6)) <= 2

@@ -10,7 +10,10 @@ and OUT/config.yaml (the resolved config). Checkpoints are train/checkpoint.py f
 --rec OUT/best.pt --out BUNDLE` makes a bundle (the SAR branch is dropped there).
 
 Config sections (see train/configs/*.yaml): seed, dictionary, use_space_char, model, init, loss, distill, data,
-augment, optim, train, eval.
+augment, optim, train, eval. Data sources: `label_file` (PaddleOCR rec labels) and `synth` (train/line_synth.py;
+`synth: {config: FILE, ...}` starts from a LineSynth YAML). Evaluation sets: `label_file`, `synth`, and `det_crops`
+(the lines of a detection label file cut with the SDK's crop_quad, e.g. receipts); `every`/`offset` take a split.
+`train.freeze: [backbone, ...]` fixes modules (weights and BN statistics).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from ppocr_edge.ctc import ctc_greedy_decode
 from ppocr_edge.image_io import load_image
 
 from .config import get, load_config
-from .dictionaries import ctc_characters, load_dictionary, num_classes, remap_ctc_head
+from .dictionaries import REPO, ctc_characters, load_dictionary, num_classes, remap_ctc_head
 from .models.rec import load_official_rec, rec_svtr_lcnet
 from .rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture, RecTrainSet, SynthSource, collate
 from .rec_eval import EvalSet, evaluate_set
@@ -205,10 +208,17 @@ class RecTask:
     # -------------------------------------------------------------------------------------------- data
 
     def _synth(self, scfg: Mapping[str, Any]) -> Any:
-        """A LineSynth for the dictionary's characters, its texts within the codec's length limit."""
-        from .line_synth import LineSynth, LineSynthConfig
+        """A LineSynth for the dictionary's characters, its texts within the codec's length limit. `config: FILE`
+        (a LineSynth YAML, e.g. train/configs/line_synth_scene.yaml; relative to the repository) gives the base
+        settings that the other keys override."""
+        from .line_synth import LineSynth, LineSynthConfig, load_config
 
-        return LineSynth(LineSynthConfig.from_dict({**(scfg or {}), "max_len": self.codec.max_len}),
+        scfg = dict(scfg or {})
+        base = {}
+        if scfg.get("config"):
+            path = Path(scfg.pop("config"))
+            base = load_config(str(path if path.is_absolute() or path.is_file() else REPO / path)).to_dict()
+        return LineSynth(LineSynthConfig.from_dict({**base, **scfg, "max_len": self.codec.max_len}),
                          charset="".join(self.characters))
 
     def _source(self, spec: Mapping[str, Any], seed_offset: int) -> Any:
@@ -261,6 +271,18 @@ class RecTask:
                 samples = samples[:limit]
                 sets.append(EvalSet(spec.get("name", Path(spec["path"]).parent.name),
                                     [load_image(s.image_path) for s in samples], [s.label for s in samples]))
+            elif spec.get("type") == "det_crops":  # the text lines of a detection label file, cut as the SDK cuts
+                from ppocr_edge.datasets import read_det_labels
+                from ppocr_edge.geometry import crop_quad
+
+                images, labels = [], []
+                for sample in read_det_labels(spec["path"])[int(spec.get("offset", 0))::int(spec.get("every", 1))]:
+                    page = load_image(sample.image_path)
+                    for r in sample.regions:
+                        if not r.ignore and len(r.points) == 4:
+                            images.append(crop_quad(page, r.points).image)
+                            labels.append(r.text)
+                sets.append(EvalSet(spec.get("name", Path(spec["path"]).parent.name), images[:limit], labels[:limit]))
             else:
                 synth = self._synth(spec.get("synth", {}))
                 seed = int(spec.get("seed", 10_000 + i))

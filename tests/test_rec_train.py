@@ -400,3 +400,31 @@ def test_det_label_file_as_recognition_eval_set(small_sets, tmp_path):
     for img, ln in zip(s.images, page.lines):
         x0, y0, x1, y1 = ln.box
         assert abs(img.shape[1] - (x1 - x0 + 6)) <= 2 and abs(img.shape[0] - (y1 - y0 + 6)) <= 2
+
+
+@pytest.mark.needs_fonts
+def test_trainer_evaluation_reads_like_the_pipeline(official):
+    """train.rec_eval.recognize (the trainer's evaluation) gives the pipeline's readings for the same weights:
+    OCRPipeline(use_det=False, use_cls=False) on the FP32 official bundle, upright lines and tall (turned) crops
+    alike, so trainer numbers equal `ppocr-edge eval --task rec --no-cls`."""
+    from ppocr_edge import OCRPipeline
+    from ppocr_edge.bundle import FP32_BUNDLE
+    from train.models.rec import load_official_rec
+    from train.rec import sdk_rec_settings
+    from train.rec_eval import recognize
+
+    ref = rec_svtr_lcnet()
+    load_official_rec(ref, official["rec"])
+    rng = random.Random(12)
+    crops = []
+    for i in range(8):
+        page = render_page([random_line(rng, 1, 3)], size=30)
+        x0, y0, x1, y1 = page.lines[0].box
+        crop = page.image[int(y0) - 4:int(y1) + 4, max(0, int(x0) - 4):int(x1) + 4]
+        # every other crop stands on its side (read bottom-up or top-down): the pipeline turns it and reads both ways
+        crops.append(np.ascontiguousarray(np.rot90(crop, 1 if i % 4 == 1 else -1)) if i % 2 else crop)
+    ours = recognize(ref, crops, ctc_characters(load_dictionary("ch")), sdk_rec_settings())
+    ocr = OCRPipeline(FP32_BUNDLE, use_cls=False, drop_score=0.0)
+    theirs = [ocr(c, use_det=False).text for c in crops]
+    assert [d.text for d in ours] == theirs
+    assert sum(t != "" for t in theirs[1::2]) == 4  # the tall crops were read, not dropped

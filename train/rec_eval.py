@@ -1,5 +1,8 @@
-"""Evaluate a torch recognizer the way the SDK runs it: ppocr_edge's line batching, resize/normalisation and CTC
-decoder, scored with ppocr_edge.evaluate.score_rec (RecCounter) (exact, case-insensitive alphanumeric, 1 - NED)."""
+"""Evaluate a torch recognizer the way the SDK runs it: ppocr_edge's crop rule for an image read without detection
+(whole_image_crop: a crop 1.5x taller than wide is turned 90 degrees, and read both ways up, the more confident
+reading kept), line batching, resize/normalisation and CTC
+decoder, scored with ppocr_edge.evaluate.score_rec (RecCounter) (exact, case-insensitive alphanumeric, 1 - NED).
+The numbers equal `ppocr-edge eval LABELS --task rec --no-cls` on the exported bundle."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from torch import nn
 
 from ppocr_edge.ctc import Decoded, ctc_greedy_decode
 from ppocr_edge.evaluate import score_rec
+from ppocr_edge.geometry import whole_image_crop
 from ppocr_edge.preprocess import plan_rec_batches, prepare_line_batch, rec_needed_width
 
 
@@ -26,7 +30,21 @@ class EvalSet:
 @torch.no_grad()
 def recognize(model: nn.Module, crops: Sequence[np.ndarray], characters: Sequence[str], pre: Mapping[str, Any],
               device: torch.device | str = "cpu", batch_size: int | None = None) -> list[Decoded]:
-    """Read crops with model (eval mode, softmax output [N, T, C]) using the pipeline's batching and decoding."""
+    """Read crops with model (eval mode, softmax output [N, T, C]) as OCRPipeline(use_det=False, use_cls=False)
+    reads images: tall crops turned and read both ways up, the pipeline's batching and decoding."""
+    views = [whole_image_crop(c) for c in crops]
+    tall = [i for i, v in enumerate(views) if v.rotated90]
+    decoded = _read(model, [v.image for v in views] + [views[i].with_flip().image for i in tall], characters, pre,
+                    device, batch_size)
+    out = decoded[:len(views)]
+    for i, flipped in zip(tall, decoded[len(views):]):
+        if flipped.score > out[i].score:
+            out[i] = flipped
+    return out
+
+
+def _read(model: nn.Module, crops: Sequence[np.ndarray], characters: Sequence[str], pre: Mapping[str, Any],
+          device: torch.device | str, batch_size: int | None) -> list[Decoded]:
     height = int(pre["height"])
     buckets = [int(b) for b in pre["width_buckets"]]
     min_width = int(pre.get("min_width", buckets[0]))

@@ -428,3 +428,23 @@ def test_trainer_evaluation_reads_like_the_pipeline(official):
     theirs = [ocr(c, use_det=False).text for c in crops]
     assert [d.text for d in ours] == theirs
     assert sum(t != "" for t in theirs[1::2]) == 4  # the tall crops were read, not dropped
+
+
+def test_weight_interpolation_ends_and_middle():
+    """train.interpolate: alpha 0 gives the starting weights, 1 the tuned ones, 0.5 their mean; BN batch counters
+    come from the tuned model; different architectures are refused."""
+    from train.interpolate import interpolate
+
+    torch.manual_seed(0)
+    a, b = rec_svtr_lcnet(num_classes=11, scale=0.25), rec_svtr_lcnet(num_classes=11, scale=0.25)
+    sa, sb = a.state_dict(), b.state_dict()
+    counter = next(k for k in sb if k.endswith("num_batches_tracked"))
+    sb[counter] += 7
+    for alpha, want in ((0.0, sa), (1.0, sb)):
+        got = interpolate(sa, sb, alpha)
+        assert all(torch.equal(got[k], want[k]) for k in sa if sa[k].is_floating_point())
+    mid = interpolate(sa, sb, 0.5)
+    k = "ctc_head.fc.weight"
+    assert torch.allclose(mid[k], (sa[k] + sb[k]) / 2) and int(mid[counter]) == int(sb[counter])
+    with pytest.raises(ValueError, match="shape"):
+        interpolate(sa, rec_svtr_lcnet(num_classes=12, scale=0.25).state_dict(), 0.5)

@@ -73,6 +73,23 @@ def test_pipeline_by_name(ov_cache_dir, ocr_fp32):
     assert by_name(SAMPLE).text == ocr_fp32(SAMPLE).text
 
 
+def test_english_bundle_by_name(ov_cache_dir):
+    """The embedded `en` bundle (INT8; our English recognizer, the default det + cls): checksums verify, its
+    recognizer has the 96 classes of the English dictionary (blank + 94 printable ASCII + space), and it reads the
+    sample receipt line for line."""
+    from ppocr_edge import OCRPipeline
+    from ppocr_edge.bundle import load_bundle
+
+    b = load_bundle(resolve_bundle("en"), verify=True)
+    assert len(b.characters) == 95 and b.characters[-1] == " " and "A" in b.characters
+    ocr = OCRPipeline("en", cache_dir=str(ov_cache_dir))
+    assert ocr.bundle.root == embedded_bundles()["en"]
+    want = ["CORNER BAKERY & CAFE", "12 Market Street, Springfield", "Receipt No. 004217", "25/11/2026",
+            "2 x Croissant", "7.80", "1 x Cappuccino", "3.90", "1 x Apple Pie", "4.50", "TOTAL EUR 16.20",
+            "Thank you for your visit!"]
+    assert [line.text for line in ocr(SAMPLE).lines] == want
+
+
 def test_bundles_command(capsys):
     rc, out, _ = _run(capsys, "bundles")
     assert rc == 0 and "ch_pp_ocrv3_int8 (default)" in out and "Apache-2.0" in out

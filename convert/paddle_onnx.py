@@ -3,7 +3,10 @@
     python -m convert.paddle_onnx --det det.onnx --rec rec.onnx [--cls cls.onnx] [--dict keys.txt] --out DIR
 
 The recognition dictionary is read from the ONNX metadata key ``character`` when --dict is not given.
-Pre/post-processing parameters are the PP-OCRv3 inference defaults (tools/infer/utility.py).
+Pre/post-processing parameters are the PP-OCRv3 inference defaults (tools/infer/utility.py); a model released with
+other ones takes `--settings FILE` (YAML or JSON: role -> preprocess / postprocess keys that replace the defaults),
+e.g. ``{det: {preprocess: {limit_side_len: 736, limit_type: min}, postprocess: {unclip_ratio: 1.6}}}``. The
+written bundle is loaded back, so a setting the runtime does not accept fails here, not at OCR time.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import openvino as ov
 
-from ppocr_edge.bundle import has_space_class, read_dictionary, sha256_of, write_manifest
+from ppocr_edge.bundle import has_space_class, load_bundle, read_dictionary, sha256_of, write_manifest
 
 DET_PRE = {"limit_side_len": 960, "limit_type": "max", "max_side": 4000, "size_step": 128,
            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "channel_order": "BGR"}
@@ -33,6 +37,31 @@ REC_POST = {"drop_score": 0.5}  # CTC blank is class 0; class i is dictionary en
 CLS_PRE = {"height": 48, "width": 192, "batch_size": 6, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
            "channel_order": "BGR"}
 CLS_POST = {"labels": ["0", "180"], "thresh": 0.9}
+
+
+def role_settings(settings: Mapping[str, Any] | None, role: str, pre: Mapping[str, Any], post: Mapping[str, Any]
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The defaults of one role with the overrides of `settings[role]` ({"preprocess": {...}, "postprocess": {...}})."""
+    over = dict((settings or {}).get(role) or {})
+    unknown = set(over) - {"preprocess", "postprocess"}
+    if unknown:
+        raise ValueError(f"settings.{role}: unknown sections {sorted(unknown)} (preprocess, postprocess)")
+    for section, defaults in (("preprocess", pre), ("postprocess", post)):
+        typos = set(over.get(section) or {}) - set(defaults)
+        if typos:
+            raise ValueError(f"settings.{role}.{section}: unknown keys {sorted(typos)}; known: {sorted(defaults)}")
+    return {**pre, **(over.get("preprocess") or {})}, {**post, **(over.get("postprocess") or {})}
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """A settings file (YAML, or JSON which YAML also reads): role -> {preprocess, postprocess}."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = set(data) - {"det", "rec", "cls"} if isinstance(data, dict) else {"<not a mapping>"}
+    if unknown:
+        raise ValueError(f"{path}: unknown roles {sorted(unknown)} (det, rec, cls)")
+    return data
 
 
 def onnx_dictionary(model: ov.Model) -> list[str] | None:
@@ -69,13 +98,16 @@ def finish_bundle(out: Path, models: dict[str, Any], sources: dict[str, Any], *,
 
 def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path: Path | None = None,
             name: str = "PP-OCRv3 (official PaddleOCR models)", source: str = "", license: str = "Apache-2.0",
-            notice: Path | None = None) -> Path:
+            notice: Path | None = None, settings: Mapping[str, Any] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
     sources = {}
+    det_pre, det_post = role_settings(settings, "det", DET_PRE, DET_POST)
+    rec_pre, rec_post = role_settings(settings, "rec", REC_PRE, REC_POST)
+    cls_pre, cls_post = role_settings(settings, "cls", CLS_PRE, CLS_POST)
     if det is not None:
         models["det"] = {**_save(_read(det), [-1, 3, -1, -1], out, "det"),
-                         "preprocess": DET_PRE, "postprocess": DET_POST}
+                         "preprocess": det_pre, "postprocess": det_post}
         sources["det"] = {"file": det.name, "sha256": sha256_of(det)}
     rec_model = _read(rec)
     chars = read_dictionary(dict_path) if dict_path else onnx_dictionary(rec_model)
@@ -84,14 +116,16 @@ def convert(det: Path | None, rec: Path, cls: Path | None, out: Path, dict_path:
     n_classes = rec_model.outputs[0].get_partial_shape()[-1].get_length()
     use_space = has_space_class(n_classes, len(chars), str(rec))
     (out / "dict.txt").write_text("\n".join(chars) + "\n", encoding="utf-8")
-    models["rec"] = {**_save(rec_model, [-1, 3, REC_PRE["height"], -1], out, "rec"), "dictionary": "dict.txt",
-                     "use_space_char": use_space, "preprocess": REC_PRE, "postprocess": REC_POST}
+    models["rec"] = {**_save(rec_model, [-1, 3, rec_pre["height"], -1], out, "rec"), "dictionary": "dict.txt",
+                     "use_space_char": use_space, "preprocess": rec_pre, "postprocess": rec_post}
     sources["rec"] = {"file": rec.name, "sha256": sha256_of(rec)}
     if cls is not None:
-        models["cls"] = {**_save(_read(cls), [-1, 3, CLS_PRE["height"], CLS_PRE["width"]], out, "cls"),
-                         "preprocess": CLS_PRE, "postprocess": CLS_POST}
+        models["cls"] = {**_save(_read(cls), [-1, 3, cls_pre["height"], cls_pre["width"]], out, "cls"),
+                         "preprocess": cls_pre, "postprocess": cls_post}
         sources["cls"] = {"file": cls.name, "sha256": sha256_of(cls)}
-    return finish_bundle(out, models, sources, name=name, license=license, source=source, notice=notice)
+    path = finish_bundle(out, models, sources, name=name, license=license, source=source, notice=notice)
+    load_bundle(out)  # the runtime's own checks of every setting (a typo fails here, as a BundleError)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,8 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="PP-OCRv3 (official PaddleOCR models)")
     p.add_argument("--source", default="", help="where the models came from (recorded in the manifest)")
     p.add_argument("--notice", type=Path, help="licence/attribution file copied into the bundle")
+    p.add_argument("--settings", type=Path, help="YAML/JSON: role -> preprocess/postprocess keys replacing the "
+                   "PP-OCRv3 defaults (the model's own release settings)")
     a = p.parse_args(argv)
-    path = convert(a.det, a.rec, a.cls, a.out, a.dict, a.name, a.source, notice=a.notice)
+    path = convert(a.det, a.rec, a.cls, a.out, a.dict, a.name, a.source, notice=a.notice,
+                   settings=read_settings(a.settings) if a.settings else None)
     print(f"wrote {path}")
 
 

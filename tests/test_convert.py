@@ -47,3 +47,30 @@ def test_ir_matches_official_onnx(official):
         assert got.shape == ref.shape
         # BatchNorm folded into the convs by the conversion API reorders float sums: ~2e-5 on the det map
         assert np.abs(got - ref).max() < 1e-4, role
+
+
+def test_conversion_takes_a_models_own_settings(official, tmp_path):
+    """convert.paddle_onnx --settings: a release's own pre/post-processing replaces the PP-OCRv3 defaults in the
+    manifest and in the pipeline; unknown roles, sections or keys are errors."""
+    import pytest
+
+    from convert.paddle_onnx import main, read_settings, role_settings
+    from ppocr_edge import OCRPipeline
+
+    settings = tmp_path / "v4.yaml"
+    settings.write_text("det:\n  preprocess: {limit_side_len: 736, limit_type: min}\n"
+                        "  postprocess: {box_thresh: 0.5, unclip_ratio: 1.6, use_dilation: true}\n", encoding="utf-8")
+    out = tmp_path / "bundle"
+    main(["--det", str(official["det"]), "--rec", str(official["rec"]), "--out", str(out),
+          "--settings", str(settings)])
+    b = load_bundle(out)
+    assert b.det.preprocess["limit_side_len"] == 736 and b.det.preprocess["limit_type"] == "min"
+    assert b.det.postprocess["unclip_ratio"] == 1.6 and b.det.postprocess["use_dilation"] is True
+    assert b.det.postprocess["thresh"] == 0.3 and b.rec.preprocess == load_bundle(FP32_BUNDLE).rec.preprocess
+    with OCRPipeline(out) as ocr:
+        assert "TOTAL EUR 16.20" in [line.text for line in ocr(SAMPLE).lines]
+    with pytest.raises(ValueError, match="unknown keys \\['unclip_ratoi'\\]"):
+        role_settings({"det": {"postprocess": {"unclip_ratoi": 2.0}}}, "det", {}, {"unclip_ratio": 1.5})
+    settings.write_text("detector: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown roles"):
+        read_settings(settings)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import openvino as ov

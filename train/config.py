@@ -18,6 +18,14 @@ from typing import Any
 import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+REPO = CONFIG_DIR.parents[1]
+
+
+def repo_path(path: str | Path) -> Path:
+    """A file named in a config: as given when it exists (or is absolute), else relative to the repository root
+    (configs name files such as train/configs/dict_digits.txt that way)."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else REPO / p
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

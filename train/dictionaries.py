@@ -22,7 +22,8 @@ import torch
 
 from ppocr_edge.bundle import FP32_BUNDLE, load_bundle, read_dictionary
 
-REPO = Path(__file__).resolve().parents[1]
+from .config import repo_path
+
 EN_CHARACTERS: tuple[str, ...] = tuple(
     string.digits + ":;<=>?@" + string.ascii_uppercase + "[\\]^_`" + string.ascii_lowercase + "{|}~"
     + "!\"#$%&'()*+,-./")
@@ -35,9 +36,7 @@ def load_dictionary(name_or_path: str | Path) -> list[str]:
     if name_or_path == "ch":
         b = load_bundle(FP32_BUNDLE)
         return read_dictionary(Path(FP32_BUNDLE) / b.manifest["models"]["rec"]["dictionary"])
-    path = Path(name_or_path)
-    if not path.is_file() and not path.is_absolute() and (REPO / path).is_file():
-        path = REPO / path  # configs name files relative to the repository root
+    path = repo_path(name_or_path)
     if not path.is_file():
         raise FileNotFoundError(f"dictionary {name_or_path!r}: not 'en', 'ch' or an existing file")
     return read_dictionary(path)

@@ -6,7 +6,7 @@ evaluation: the SDK's preprocessing and CTC decoder), and the chosen one is writ
 
     python -m train.interpolate RUN_DIR [--checkpoint best.pt] [--alphas 0.25 0.5 0.75 1] [--save 0.5] [--json]
 
-The starting weights are rebuilt from RUN_DIR/config.yaml exactly as the trainer built them (init.official or
+The starting weights are rebuilt from RUN_DIR/config.yaml by the trainer's own task (init.official or
 init.checkpoint, with the same dictionary mapping), so RUN_DIR needs nothing else. BN statistics are interpolated
 like the weights (with train.freeze_bn they are the starting ones at both ends).
 """
@@ -50,14 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout instead of a table")
     a = p.parse_args(argv)
 
-    from .rec import RecTask, initial_state  # deferred: building a task renders/loads its evaluation sets
+    from .rec import RecTask  # deferred: building a task renders/loads its evaluation sets
 
     cfg = yaml.safe_load((a.run / "config.yaml").read_text(encoding="utf-8"))
     ck = load_checkpoint(a.run / a.checkpoint)
-    task = RecTask(cfg, torch.device(a.device))
-    start = initial_state(cfg, task.characters)
-    if start is None:
+    task = RecTask(cfg, torch.device(a.device))  # its student holds the starting weights, loaded as in training
+    if task.init_report is None:
         raise SystemExit(f"{a.run}: the run started from scratch (no init.official / init.checkpoint)")
+    start = {k: v.detach().clone() for k, v in task.student.state_dict().items()}
     tuned = {k: v.detach().clone() for k, v in ck.model.state_dict().items()}  # the model is overwritten below
     model = ck.model.to(a.device)
     results: dict[str, dict[str, float]] = {}

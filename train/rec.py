@@ -36,8 +36,8 @@ from ppocr_edge.bundle import FP32_BUNDLE, has_space_class, load_bundle
 from ppocr_edge.ctc import ctc_greedy_decode
 from ppocr_edge.image_io import load_image
 
-from .config import get, load_config
-from .dictionaries import REPO, ctc_characters, load_dictionary, num_classes, remap_ctc_head
+from .config import get, load_config, repo_path
+from .dictionaries import ctc_characters, load_dictionary, num_classes, remap_ctc_head
 from .models.rec import load_official_rec, rec_svtr_lcnet
 from .rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture, RecTrainSet, SynthSource, collate
 from .rec_eval import EvalSet, evaluate_set
@@ -125,17 +125,19 @@ def single_threaded_worker(_: int) -> None:
         pass
 
 
-def freeze_parameters(model: nn.Module, prefixes: Sequence[str]) -> None:
-    """Fix the parameters whose names start with one of `prefixes` (e.g. "backbone", "neck.conv1"); their BN
-    statistics are fixed too (see set_train_mode). An unknown prefix is an error, not a silent no-op."""
-    names = [n for n, _ in model.named_parameters()]
-    for pre in prefixes:
-        hits = [n for n in names if n == pre or n.startswith(pre + ".")]
-        if not hits:
-            raise ValueError(f"train.freeze: no parameter under {pre!r}")
-        for n, p in model.named_parameters():
-            if n in hits:
-                p.requires_grad_(False)
+def frozen_modules(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
+    """The sub-modules named in train.freeze (e.g. "backbone", "neck.conv1"); a name that is no module with
+    parameters is an error, not a silent no-op."""
+    mods = []
+    for name in names:
+        try:
+            mod = model.get_submodule(name)
+        except AttributeError:
+            mod = None
+        if mod is None or not any(True for _ in mod.parameters()):
+            raise ValueError(f"train.freeze: no parameter under {name!r}")
+        mods.append(mod)
+    return mods
 
 
 def freeze_bn_stats(model: nn.Module) -> None:
@@ -191,7 +193,8 @@ class RecTask:
                 m.to(memory_format=torch.channels_last)
         self.freeze = [str(x) for x in (get(cfg, "train.freeze", []) or [])]
         for m in self.models.values():
-            freeze_parameters(m, self.freeze)
+            for mod in frozen_modules(m, self.freeze):
+                mod.requires_grad_(False)
         self.frozen: nn.Module | None = None
         if self.distill_w > 0:
             self.frozen = copy.deepcopy(self.student).to(device).eval()
@@ -216,8 +219,7 @@ class RecTask:
         scfg = dict(scfg or {})
         base = {}
         if scfg.get("config"):
-            path = Path(scfg.pop("config"))
-            base = load_config(str(path if path.is_absolute() or path.is_file() else REPO / path)).to_dict()
+            base = load_config(str(repo_path(scfg.pop("config")))).to_dict()
         return LineSynth(LineSynthConfig.from_dict({**base, **scfg, "max_len": self.codec.max_len}),
                          charset="".join(self.characters))
 
@@ -334,10 +336,8 @@ class RecTask:
             m.train()
             if get(self.config, "train.freeze_bn", False):
                 freeze_bn_stats(m)
-            for pre in self.freeze:  # frozen modules keep their BN statistics (and no dropout) too
-                for name, sub in m.named_modules():
-                    if name == pre or name.startswith(pre + "."):
-                        sub.eval()
+            for mod in frozen_modules(m, self.freeze):  # frozen modules keep their BN statistics (no dropout) too
+                mod.eval()
 
     def train_step(self, models: Mapping[str, nn.Module], batch: Mapping[str, Any], device: torch.device
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:

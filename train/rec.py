@@ -18,9 +18,7 @@ augment, optim, train, eval. Data sources: `label_file` (PaddleOCR rec labels) a
 
 from __future__ import annotations
 
-import argparse
 import copy
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,20 +27,19 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from ppocr_edge.bundle import FP32_BUNDLE, has_space_class, load_bundle
 from ppocr_edge.ctc import ctc_greedy_decode
 from ppocr_edge.image_io import load_image
 
-from .config import get, load_config, repo_path
+from .config import get, repo_path
 from .dictionaries import ctc_characters, load_dictionary, num_classes, remap_ctc_head
 from .models.rec import load_official_rec, rec_svtr_lcnet
 from .rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture, RecTrainSet, SynthSource, collate
 from .rec_eval import EvalSet, evaluate_set
 from .rec_losses import distill_loss, supervised_losses, udml_losses
-from .trainer import Trainer, init_distributed, pick_device
+from .trainer import cli_main, run_task
 from .weights import load_weights_strict
 
 FACTORY = "train.models.rec.rec_svtr_lcnet"
@@ -382,38 +379,11 @@ class RecTask:
 def run(config: dict[str, Any], out: str | Path, *, device: str | None = None, resume: bool = False
         ) -> dict[str, float]:
     """Train with a resolved config (the CLI's body; also used by tests)."""
-    dev_kind = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    rank, world, local = init_distributed(dev_kind.split(":")[0])
-    dev = pick_device(dev_kind, local)
-    threads = get(config, "train.threads")
-    if threads and dev.type == "cpu":
-        torch.set_num_threads(int(threads))
-    out = Path(out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    cv2_threads = cv2.getNumThreads()  # RecTask makes OpenCV single-threaded while workers fork; restored after
-    try:
-        task = RecTask(config, dev, rank)
-        return Trainer(task, out, dev, rank, world, resume=resume).fit()
-    finally:
-        cv2.setNumThreads(cv2_threads)
+    return run_task(RecTask, config, out, device=device, resume=resume)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="YAML file, or a name in train/configs (rec_smoke)")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value (dotted key, YAML value); repeatable")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    a = p.parse_args(argv)
-    cfg = load_config(a.config, a.overrides)
-    metrics = run(cfg, a.out, device=a.device, resume=a.resume)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(yaml.safe_dump({"best": metrics}, sort_keys=False))
-    return 0
+    return cli_main(RecTask, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Protocol
@@ -320,8 +320,8 @@ class Trainer:
                     if self.log is not None:
                         self.log.add(row)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{total:.3f}", acc=f"{stats.get('train_acc', float('nan')):.3f}",
-                                        lr=f"{lr:.2e}", items_s=f"{speed:.0f}")
+                        shown = {k.removeprefix("train_"): f"{v:.3f}" for k, v in stats.items() if k != "items"}
+                        bar.set_postfix(loss=f"{total:.3f}", **shown, lr=f"{lr:.2e}", items_s=f"{speed:.0f}")
                     window_items, window_t = 0, time.perf_counter()
                 out_of_time = self.max_seconds > 0 and time.perf_counter() - started > self.max_seconds
                 if self.world > 1 and self.max_seconds > 0:  # every rank must stop at the same step
@@ -341,3 +341,54 @@ class Trainer:
         if bar is not None:
             bar.close()
         return self.best_metrics or last_metrics
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+
+def run_task(make_task: Callable[[dict[str, Any], torch.device, int], Task], config: dict[str, Any],
+             out: str | Path, *, device: str | None = None, resume: bool = False) -> dict[str, float]:
+    """Train a task with a resolved config: distributed set-up, device, threads, OUT/config.yaml, then fit."""
+    import cv2
+    import yaml
+
+    dev_kind = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world, local = init_distributed(dev_kind.split(":")[0])
+    dev = pick_device(dev_kind, local)
+    threads = get(config, "train.threads")
+    if threads and dev.type == "cpu":
+        torch.set_num_threads(int(threads))
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    cv2_threads = cv2.getNumThreads()  # tasks make OpenCV single-threaded while workers fork; restored after
+    try:
+        task = make_task(config, dev, rank)
+        return Trainer(task, out, dev, rank, world, resume=resume).fit()
+    finally:
+        cv2.setNumThreads(cv2_threads)
+
+
+def cli_main(make_task: Callable[[dict[str, Any], torch.device, int], Task], doc: str | None,
+             argv: Sequence[str] | None = None) -> int:
+    """`python -m train.rec|train.det --config FILE --out DIR [--set K=V ...] [--resume] [--device cpu|cuda]`."""
+    import argparse
+
+    import yaml
+
+    from .config import load_config
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML file, or a name in train/configs (e.g. rec_smoke)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (dotted key, YAML value); repeatable")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    a = p.parse_args(argv)
+    cfg = load_config(a.config, a.overrides)
+    metrics = run_task(make_task, cfg, a.out, device=a.device, resume=a.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(yaml.safe_dump({"best": metrics}, sort_keys=False))
+    return 0

@@ -240,17 +240,20 @@ def _kaiming_uniform(conv: nn.Conv2d) -> None:
 
 
 class RSELayer(nn.Module):
-    """Plain kxk conv (no bias, no BN, no activation) followed by SE; with shortcut y = x + SE(x) = x * (1 + s)."""
+    """Plain kxk conv (no bias, no BN, no activation) followed by SE; with shortcut y = x + SE(x) = x * (1 + s).
+    se=False leaves the plain conv (the layers of PaddleOCR's DBFPN, the ablation's "plain FPN")."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, shortcut: bool = True) -> None:
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, shortcut: bool = True, se: bool = True) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False)
         _kaiming_uniform(self.conv)
-        self.se = SEModule(out_ch, reduction=4, slope=0.2)
+        self.se = SEModule(out_ch, reduction=4, slope=0.2) if se else None
         self.shortcut = shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
+        if self.se is None:
+            return x
         return x + self.se(x) if self.shortcut else self.se(x)
 
 
@@ -274,13 +277,14 @@ class RSEFPN(nn.Module):
 
     Layers are called C5 first (in5, in4, in3, in2, then p5..p2), the order of the official graph."""
 
-    def __init__(self, in_channels: list[int] | tuple[int, ...], out_channels: int = 96, shortcut: bool = True) -> None:
+    def __init__(self, in_channels: list[int] | tuple[int, ...], out_channels: int = 96, shortcut: bool = True,
+                 se: bool = True) -> None:
         super().__init__()
         if len(in_channels) != 4 or out_channels % 4:
             raise ValueError("RSEFPN needs 4 input levels and out_channels divisible by 4")
         self.out_channels = out_channels
-        self.ins_conv = nn.ModuleList(RSELayer(c, out_channels, 1, shortcut) for c in in_channels)
-        self.inp_conv = nn.ModuleList(RSELayer(out_channels, out_channels // 4, 3, shortcut) for _ in in_channels)
+        self.ins_conv = nn.ModuleList(RSELayer(c, out_channels, 1, shortcut, se) for c in in_channels)
+        self.inp_conv = nn.ModuleList(RSELayer(out_channels, out_channels // 4, 3, shortcut, se) for _ in in_channels)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
         in5, out4, out3, out2 = _top_down(self.ins_conv, feats)
@@ -395,11 +399,14 @@ class DBDetector(nn.Module):
         return self.head(self.neck(self.backbone(x)))
 
 
-def det_student() -> DBDetector:
-    """The PP-OCRv3 detector: MobileNetV3-large x0.5 (no SE) + RSEFPN(96, shortcut) + DBHead(k 50, [3,2,2])."""
+def det_student(neck: str = "rse") -> DBDetector:
+    """The PP-OCRv3 detector: MobileNetV3-large x0.5 (no SE) + RSEFPN(96, shortcut) + DBHead(k 50, [3,2,2]).
+    neck="fpn": the same FPN without the SE of its layers (PaddleOCR's DBFPN, PP-OCRv2's neck)."""
+    if neck not in ("rse", "fpn"):
+        raise ValueError(f"neck must be 'rse' or 'fpn', not {neck!r}")
     backbone = MobileNetV3Det(scale=0.5, model_name="large", disable_se=True)
-    neck = RSEFPN(backbone.out_channels, 96, shortcut=True)
-    return DBDetector(backbone, neck, DBHead(neck.out_channels, k=50, kernel_list=(3, 2, 2)))
+    neck_module = RSEFPN(backbone.out_channels, 96, shortcut=True, se=neck == "rse")
+    return DBDetector(backbone, neck_module, DBHead(neck_module.out_channels, k=50, kernel_list=(3, 2, 2)))
 
 
 def det_teacher(layers: int = 50, neck_channels: int = 256, width: float = 1.0) -> DBDetector:

@@ -1,0 +1,167 @@
+"""Detection training data: sources (PaddleOCR det label files, synthetic pages), the sample pipeline and
+evaluation sets.
+
+A training sample is keyed by (epoch, position) like recognition (train/rec_data.py's Mixture and
+EpochBatchSampler): load -> CopyPaste (partner drawn from the same mixture) -> flip / rotate / resize / random
+crop to the training size -> DB targets -> the SDK's normalisation. Everything random comes from a generator seeded
+by (seed, epoch, position), so a sample is the same in any worker and after a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ppocr_edge.datasets import TextRegion, read_det_labels
+from ppocr_edge.image_io import load_image
+from ppocr_edge.preprocess import normalize_into
+
+from .det_sample import DetItem
+from .det_targets import db_targets
+from .rec_data import Mixture, sample_rng
+
+# ------------------------------------------------------------------------------------------------ sources
+
+
+@dataclass
+class DetLabelSource:
+    """A PaddleOCR detection label file (`path<TAB>[{"transcription", "points"}, ...]`); '###' / '*' regions are
+    kept as ignored polygons. Images are read when a sample is loaded."""
+
+    path: Path
+    name: str = ""
+    samples: list[Any] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.samples = read_det_labels(self.path)
+        self.name = self.name or self.path.parent.name
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, index: int, epoch: int = 0) -> DetItem:
+        s = self.samples[index]
+        regions = [r for r in s.regions if len(r.points) >= 3]
+        return DetItem(load_image(s.image_path), [np.asarray(r.points, np.float32) for r in regions],
+                       [r.text for r in regions], [r.ignore for r in regions])
+
+
+class SynthPageSource:
+    """`size` synthetic pages of train/page_synth.py, page i of stream `seed` (the same page every epoch)."""
+
+    def __init__(self, synth: Any, size: int, seed: int, name: str = "synth") -> None:
+        self.synth, self.size, self.seed, self.name = synth, int(size), int(seed), name
+
+    def __len__(self) -> int:
+        return self.size
+
+    def load(self, index: int, epoch: int = 0) -> DetItem:
+        return self.synth.render(int(index), self.seed)
+
+
+# ------------------------------------------------------------------------------------------------ training set
+
+
+@dataclass(frozen=True)
+class DetAugmentConfig:
+    size: int = 640  # square training crop
+    copy_paste: bool = True
+    objects_paste_ratio: float = 0.2
+    p_flip: float = 0.5
+    max_angle: float = 10.0
+    scale: tuple[float, float] = (0.5, 3.0)
+    crop: bool = True
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "DetAugmentConfig":
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"augment: unknown keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        if "scale" in d:
+            d["scale"] = tuple(float(x) for x in d["scale"])
+        return cls(**d)
+
+
+class DetTrainSet(torch.utils.data.Dataset):
+    """DB training samples keyed by (epoch, position)."""
+
+    def __init__(self, mixture: Mixture, pre: Mapping[str, Any], augment: DetAugmentConfig, seed: int = 0,
+                 shrink_ratio: float = 0.4, min_text_size: int = 8) -> None:
+        self.mixture, self.pre, self.aug, self.seed = mixture, dict(pre), augment, seed
+        self.shrink_ratio, self.min_text_size = shrink_ratio, min_text_size
+        self._epoch_cache: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.mixture)
+
+    def _items(self, epoch: int) -> np.ndarray:
+        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
+            self._epoch_cache = (epoch, self.mixture.epoch_items(epoch))
+        return self._epoch_cache[1]
+
+    def _load(self, epoch: int, source: int, index: int) -> DetItem:
+        return self.mixture.sources[source].load(int(index), epoch)
+
+    def augmented(self, key: tuple[int, int]) -> DetItem:
+        """The sample of a key after CopyPaste and the geometric augmentation (training size)."""
+        from .det_augment import copy_paste, det_train_augment
+
+        epoch, pos = key
+        items = self._items(epoch)
+        rng = sample_rng(self.seed, epoch, pos, 5)
+        item = self._load(epoch, *items[pos])
+        a = self.aug
+        if a.copy_paste:
+            extra = self._load(epoch, *items[int(rng.integers(0, len(items)))])
+            item = copy_paste(item, extra, rng, objects_paste_ratio=a.objects_paste_ratio)
+        return det_train_augment(item, rng, (a.size, a.size), p_flip=a.p_flip, max_angle=a.max_angle,
+                                 scale=a.scale, crop=a.crop)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        item = self.augmented(key)
+        h, w = item.image.shape[:2]
+        t = db_targets((h, w), item.polys, item.ignore, shrink_ratio=self.shrink_ratio,
+                       min_text_size=self.min_text_size)
+        image = np.empty((3, h, w), np.float32)
+        normalize_into(image, item.image, self.pre["mean"], self.pre["std"])
+        return {"image": torch.from_numpy(image), "shrink_map": torch.from_numpy(t.shrink_map),
+                "shrink_mask": torch.from_numpy(t.shrink_mask), "threshold_map": torch.from_numpy(t.threshold_map),
+                "threshold_mask": torch.from_numpy(t.threshold_mask), "n_text": sum(not i for i in t.ignore)}
+
+
+def collate_det(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: torch.stack([it[k] for it in items]) for k in
+                           ("image", "shrink_map", "shrink_mask", "threshold_map", "threshold_mask")}
+    out["n_text"] = [it["n_text"] for it in items]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ evaluation sets
+
+
+@dataclass
+class DetEvalSet:
+    name: str
+    images: list[np.ndarray]
+    regions: list[list[TextRegion]]
+
+
+def eval_set_from_labels(path: str | Path, name: str | None = None, every: int = 1, offset: int = 0,
+                         limit: int | None = None) -> DetEvalSet:
+    samples = read_det_labels(path)[offset::every][:limit]
+    return DetEvalSet(name or Path(path).parent.name, [load_image(s.image_path) for s in samples],
+                      [list(s.regions) for s in samples])
+
+
+def eval_set_from_synth(synth: Any, size: int, seed: int, name: str = "synth_val") -> DetEvalSet:
+    items = [synth.render(i, seed) for i in range(size)]
+    return DetEvalSet(name, [it.image for it in items],
+                      [[TextRegion.from_points(p, t, ign) for p, t, ign in zip(it.polys, it.texts, it.ignore)]
+                       for it in items])

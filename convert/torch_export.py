@@ -215,7 +215,7 @@ def _from_checkpoint(path: Path) -> tuple[nn.Module, list[str] | None, dict[str,
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--det", type=Path, help="det checkpoint (train/checkpoint.py format)")
-    p.add_argument("--rec", type=Path, help="rec checkpoint (required unless --from-official)")
+    p.add_argument("--rec", type=Path, help="rec checkpoint (default: reuse the settings bundle's recognizer)")
     p.add_argument("--cls", type=Path, help="cls checkpoint")
     p.add_argument("--from-official", action="store_true",
                    help="build the torch networks from the official PP-OCRv3 ONNX models and export those")
@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         source = a.source or f"official PP-OCRv3 ONNX from PyPI {WHEEL}, loaded into train/models and exported"
         notice = a.notice or (REPO / "NOTICE" if (REPO / "NOTICE").is_file() else None)
     else:
-        if a.rec is None:
-            p.error("--rec is required (or use --from-official)")
+        if a.det is None and a.rec is None and a.cls is None:
+            p.error("give at least one of --det / --rec / --cls (or use --from-official)")
         for role in ROLES:
             path = getattr(a, role)
             if path is not None:
@@ -263,9 +263,9 @@ def main(argv: list[str] | None = None) -> None:
                 if role == "rec" and dictionary is None:
                     dictionary = chars
         settings_bundle = load_bundle(a.settings_from)
-        for role in ("det", "cls"):  # a network not given is taken as it is from the settings bundle
+        for role in ROLES:  # a network not given is taken as it is from the settings bundle
             entry = getattr(settings_bundle, role)
-            if role not in modules and entry is not None and not getattr(a, f"no_{role}"):
+            if role not in modules and entry is not None and not getattr(a, f"no_{role}", False):
                 modules[role] = ov.Core().read_model(str(entry.xml))
                 provenance[role] = {"from_bundle": settings_bundle.root.name, "xml": entry.xml.name}
         name = a.name or "PP-OCR (PyTorch checkpoints)"

@@ -116,7 +116,8 @@ class DetTask:
                 if rank == 0 and i == 0:
                     print(f"init: {report.summary()}", file=sys.stderr)
             self.models[name] = model
-        self.channels_last = bool(get(cfg, "train.channels_last", False))
+        # channels-last: fwd + bwd 1.6x faster on CPU (3.3 vs 2.1 img/s at 640, batch 8, AMD EPYC 2 cores)
+        self.channels_last = bool(get(cfg, "train.channels_last", True))
         if self.channels_last:
             for m in self.models.values():
                 m.to(memory_format=torch.channels_last)

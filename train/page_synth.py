@@ -256,7 +256,7 @@ def _jitter_homography(rng: random.Random, w: float, h: float, angle_deg: float,
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32)).astype(np.float64)
 
 
-Mapping2D = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+_PointMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _curve_tile(tile: _Tile, rng: random.Random, k: int = 8) -> _Tile:
@@ -275,8 +275,8 @@ def _curve_tile(tile: _Tile, rng: random.Random, k: int = 8) -> _Tile:
     e = math.ceil(err + 0.5)
     h = h0 + 2 * e
     yc = h / 2
-    fwd: Mapping2D
-    inv: Mapping2D
+    fwd: _PointMap
+    inv: _PointMap
     if arc:
         def fwd(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             phi, rho = (x - w / 2) / r, r + s * (yc - y)
@@ -405,9 +405,8 @@ class _Page:
             cv2.line(self.img, p0, p1, color, thickness)
 
     def rect(self, x0: int, y0: int, x1: int, y1: int, color: Color, thickness: int = 1) -> None:
-        """A rectangle outline (thickness > 0) or a filled one (-1)."""
-        cv2.rectangle(self.taken, (x0, y0), (x1, y1), 1, -1 if thickness < 0 else thickness + 2 * GAP)
-        cv2.rectangle(self.taken, (x0, y0), (x1, y1), 1, 2 * GAP + 1)
+        """A rectangle outline (a field, a checkbox)."""
+        cv2.rectangle(self.taken, (x0, y0), (x1, y1), 1, thickness + 2 * GAP)
         if self.decorations:
             cv2.rectangle(self.img, (x0, y0), (x1, y1), color, thickness)
 
@@ -1097,7 +1096,10 @@ class PageSynth:
             img = _canvas(h, w, [rng.randint(0, 255) for _ in range(3)])
         base = tuple(int(c) for c in cv2.mean(img)[:3])
         page = _Page(img, base, self.config.decorations)  # type: ignore[arg-type]
-        for _ in range(rng.randint(1, 10)):
+        wanted = rng.randint(1, 10)
+        for _ in range(3 * wanted):  # placements can fail (no free spot): retry, up to a point
+            if len(page.polys) >= wanted:
+                break
             self._scene_text(page, rng)
         return page
 
@@ -1109,9 +1111,12 @@ class PageSynth:
         text = " ".join(self._words(rng, rng.randint(1, 3))).rstrip(",;:.") if rng.random() < 0.7 else self._sample(rng)
         text = text.upper() if rng.random() < 0.35 else text
         info = choose_font(self.fonts, text, rng, self._variant(self._family(rng), rng, bold=rng.random() < 0.4))
+        width = _width(load_font(info.path, size), text)
+        if width > 0.9 * page.w:  # too long for the page at this size: smaller
+            size = int(size * 0.9 * page.w / width)
+            if size < lo:
+                return
         font = load_font(info.path, size)
-        if _width(font, text) > page.w * 0.95:
-            return
         stroke = max(1, size // 15) if rng.random() < cfg.p_outline else 0
         shadow = max(1, size // 20) if rng.random() < cfg.p_shadow else 0
         tile = _render(font, size, [(0.0, text)], stroke, shadow)

@@ -28,6 +28,7 @@ import functools
 import json
 import math
 import random
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ KINDS = ("document", "table", "form", "receipt", "ui", "scene")
 MIN_LABEL_HEIGHT = 6.0  # px after the page effects: lower text is labelled ignore
 GAP = 2                 # px kept free around every label polygon and decoration
 _SHIFT = 2              # fixed-point bits for cv2.fillPoly / polylines
+_FAINT = re.compile(r"hairline|thin|extra ?light|ultra ?light", re.I)  # weights that vanish at small sizes
 Color = tuple[int, int, int]
 
 
@@ -474,13 +476,18 @@ def _contrast(rng: random.Random, bg_luma: float, delta: float = 110.0, p_color:
 
 # ---------------------------------------------------------------------- the renderer
 class PageSynth:
-    """Renders detection pages; see the module docstring. Picklable (caches are rebuilt in each process)."""
+    """Renders detection pages; see the module docstring. Picklable (caches are rebuilt in each process).
+
+    `fonts` defaults to `find_fonts(family_filter=config.family_filter)`; hairline, thin and extra-light weights
+    are left out (their strokes vanish at document sizes). `text_source` defaults to a `TextSource` of printable
+    ASCII (wordfreq words, or `config.vocab_file`)."""
 
     def __init__(self, config: PageSynthConfig | Mapping[str, Any] | None = None, *,
                  fonts: Sequence[FontInfo] | None = None, text_source: TextSource | None = None) -> None:
         self.config = config if isinstance(config, PageSynthConfig) else PageSynthConfig.from_dict(config)
         cfg = self.config
-        self.fonts = list(fonts) if fonts is not None else find_fonts(family_filter=cfg.family_filter)
+        pool = list(fonts) if fonts is not None else find_fonts(family_filter=cfg.family_filter)
+        self.fonts = [f for f in pool if not _FAINT.search(f"{f.family} {f.style}")] or pool
         if not self.fonts:
             raise FileNotFoundError("no usable fonts found (run train/setup_fonts.sh or set PPOCR_EDGE_FONT_DIRS)")
         drawn = frozenset().union(*(f.codepoints for f in self.fonts))
@@ -976,7 +983,7 @@ class PageSynth:
         fam = self._family(rng)
         size = rng.randint(14, 22) if phone else rng.randint(12, 18)
         ui = _UiStyle(self._variant(fam, rng), self._variant(fam, rng, bold=True), size,
-                      _contrast(rng, _luma(bg), 150, 0.0), _contrast(rng, min(lum) if dark else max(lum), 100, 0.0),
+                      _contrast(rng, _luma(bg), 150, 0.0), _contrast(rng, max(lum) if dark else min(lum), 100, 0.0),
                       panel, accent, _contrast(rng, _luma(accent), 110, 0.0))
         page = _Page(_canvas(h, w, bg), bg, self.config.decorations)
         font = load_font(ui.info.path, size)

@@ -157,3 +157,23 @@ def test_checkpoint_exports_runs_in_the_pipeline_and_scores_with_eval(hershey, t
     assert cli_main(["eval", str(val_label), "--task", "det", "--bundle", str(tmp_path / "bundle"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["scores"]["det"]["hmean"] > 0.5
+
+
+@pytest.mark.needs_fonts
+def test_smoke_config_learns_from_scratch(tmp_path):
+    """train/configs/det_smoke.yaml as shipped (~2.5 minutes on 2 cores): from scratch on clean synthetic pages, the
+    DB loss falls by more than 2x and the synthetic validation hmean (30 held-out pages, the SDK's DB post-processing,
+    IoU 0.5) ends clearly non-trivial. Measured on an AMD EPYC (2 vCPUs): loss 6.8 -> 1.6, hmean 0 -> 0.53 (step 80)
+    -> 0.84 (step 160) -> 0.86 (step 240). A broken target, loss or post-processing stays near 0."""
+    import csv
+    import statistics
+
+    from train.det import run
+
+    best = run(load_config("det_smoke", ["train.progress=false"]), tmp_path, device="cpu")
+    rows = list(csv.DictReader(open(tmp_path / "log.csv", encoding="utf-8")))
+    losses = [float(r["loss"]) for r in rows if r["kind"] == "train"]
+    assert statistics.mean(losses[-5:]) < 0.5 * statistics.mean(losses[:3])
+    hmeans = [float(r["synth_val/hmean"]) for r in rows if r["kind"] == "eval"]
+    assert hmeans[0] < 0.1 and best["synth_val/hmean"] >= 0.6
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

@@ -34,13 +34,13 @@ from ppocr_edge.bundle import FP32_BUNDLE, load_bundle
 from ppocr_edge.db_postprocess import DBParams
 
 from .checkpoint import FACTORIES, build_model, load_checkpoint
-from .config import get
-from .det_data import (DetAugmentConfig, DetEvalSet, DetLabelSource, DetTrainSet, SynthPageSource, collate_det,
-                       eval_set_from_labels, eval_set_from_synth)
+from .config import get, repo_path
+from .det_data import (DetAugmentConfig, DetEvalSet, DetLabelSource, DetTrainSet, PartnerBatchSampler,
+                       SynthPageSource, collate_det, eval_set_from_labels, eval_set_from_synth)
 from .det_eval import evaluate_det_set
 from .det_losses import db_loss, dila_db_loss, dml_loss
 from .rec import frozen_modules, freeze_bn_stats, single_threaded_worker
-from .rec_data import EpochBatchSampler, Mixture
+from .rec_data import Mixture
 from .trainer import cli_main, run_task
 from .weights import load_weights_strict
 
@@ -159,7 +159,7 @@ class DetTask:
     def _source(self, spec: Mapping[str, Any], seed_offset: int) -> Any:
         kind = spec.get("type", "label_file")
         if kind == "label_file":
-            src = DetLabelSource(Path(spec["path"]), name=spec.get("name", ""))
+            src = DetLabelSource(repo_path(spec["path"]), name=spec.get("name", ""))
             if len(src) == 0:
                 raise ValueError(f"data: {src.path} has no samples")
             return src
@@ -182,7 +182,7 @@ class DetTask:
         sets = []
         for i, spec in enumerate(get(self.config, "eval.sets", []) or []):
             if spec.get("type", "label_file") == "label_file":
-                sets.append(eval_set_from_labels(spec["path"], spec.get("name"), int(spec.get("every", 1)),
+                sets.append(eval_set_from_labels(repo_path(spec["path"]), spec.get("name"), int(spec.get("every", 1)),
                                                  int(spec.get("offset", 0)), spec.get("limit")))
             else:
                 sets.append(eval_set_from_synth(self._synth(spec.get("synth")), int(spec.get("size", 50)),
@@ -205,7 +205,7 @@ class DetTask:
 
     def batches(self, epoch: int, start_batch: int, rank: int, world_size: int) -> Iterator[dict[str, Any]]:
         bs = int(get(self.config, "data.batch_size", 8))
-        sampler = EpochBatchSampler(len(self.train_set), bs, epoch, rank, world_size, start_batch)
+        sampler = PartnerBatchSampler(len(self.train_set), bs, epoch, rank, world_size, start_batch)
         workers = int(get(self.config, "data.workers", 0))
         g = torch.Generator()
         g.manual_seed(self.seed * 7919 + epoch)

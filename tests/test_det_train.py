@@ -159,6 +159,26 @@ def test_checkpoint_exports_runs_in_the_pipeline_and_scores_with_eval(hershey, t
     assert report["scores"]["det"]["hmean"] > 0.5
 
 
+def test_interpolation_of_a_detector_run(hershey, tmp_path, capsys):
+    """train.interpolate rebuilds a det run's starting weights: alpha 0 scores as the step-0 evaluation, alpha 1 as
+    the fine-tuned checkpoint."""
+    import csv
+
+    from train.det import run
+    from train.interpolate import main as interpolate_main
+
+    train_label, val_label = hershey
+    cfg = tiny_config(train_label, val_label, init={"official": "auto"},
+                      optim={"lr": 0.003, "steps": 3, "warmup_steps": 1, "schedule": "constant"})
+    run(cfg, tmp_path)
+    evals = [r for r in csv.DictReader(open(tmp_path / "log.csv")) if r["kind"] == "eval"]
+    capsys.readouterr()
+    assert interpolate_main([str(tmp_path), "--checkpoint", "last.pt", "--alphas", "0", "1", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["0"]["val/hmean"] == pytest.approx(float(evals[0]["val/hmean"]))
+    assert scores["1"]["val/hmean"] == pytest.approx(float(evals[-1]["val/hmean"]))
+
+
 @pytest.mark.needs_fonts
 def test_smoke_config_learns_from_scratch(tmp_path):
     """train/configs/det_smoke.yaml as shipped (~2.5 minutes on 2 cores): from scratch on clean synthetic pages, the

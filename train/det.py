@@ -107,15 +107,19 @@ class DetTask:
 
         state, new = initial_state(cfg)
         self.models: dict[str, nn.Module] = {}
+        self.init_report = None
         names = ["student"] if self.recipe == "single" else ["student", "student2"]
         for i, name in enumerate(names):
             torch.manual_seed(self.seed + i)
             model = build_model(self.factory, self.kwargs)
             if state is not None:
                 report = load_weights_strict(model, state, new=new)
-                if rank == 0 and i == 0:
-                    print(f"init: {report.summary()}", file=sys.stderr)
+                if i == 0:
+                    self.init_report = report
+                    if rank == 0:
+                        print(f"init: {report.summary()}", file=sys.stderr)
             self.models[name] = model
+        self.student = self.models["student"]
         # channels-last: fwd + bwd 1.6x faster on CPU (3.3 vs 2.1 img/s at 640, batch 8, AMD EPYC 2 cores)
         self.channels_last = bool(get(cfg, "train.channels_last", True))
         if self.channels_last:

@@ -2,7 +2,7 @@
 forgetting guard applied after training. theta(alpha) = theta_start + alpha * (theta_tuned - theta_start); alpha 0
 is the starting model, 1 the fine-tuned one. Each alpha is scored on the run's own evaluation sets (the trainer's
 evaluation: the SDK's preprocessing and CTC decoder), and the chosen one is written as a checkpoint that
-`convert.torch_export --rec` exports like any other.
+`convert.torch_export --rec` (or `--det`) exports like any other. Works for recognition and detection runs.
 
     python -m train.interpolate RUN_DIR [--checkpoint best.pt] [--alphas 0.25 0.5 0.75 1] [--save 0.5] [--json]
 
@@ -39,9 +39,22 @@ def interpolate(start: Mapping[str, torch.Tensor], tuned: Mapping[str, torch.Ten
     return out
 
 
+def task_for(cfg: Mapping[str, object]) -> type:
+    """The task class that trained a run's config: train.det for detector configs, else train.rec (imported here:
+    building a task renders / loads its evaluation sets)."""
+    model = cfg.get("model") or {}
+    if "recipe" in cfg or str(model.get("factory", "") if isinstance(model, Mapping) else "").startswith("det"):
+        from .det import DetTask
+
+        return DetTask
+    from .rec import RecTask
+
+    return RecTask
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", type=Path, help="a train.rec output directory (config.yaml + checkpoint)")
+    p.add_argument("run", type=Path, help="a train.rec or train.det output directory (config.yaml + checkpoint)")
     p.add_argument("--checkpoint", default="best.pt", help="the fine-tuned checkpoint in RUN (default best.pt)")
     p.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--save", type=float, default=None, metavar="ALPHA",
@@ -50,11 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout instead of a table")
     a = p.parse_args(argv)
 
-    from .rec import RecTask  # deferred: building a task renders/loads its evaluation sets
-
     cfg = yaml.safe_load((a.run / "config.yaml").read_text(encoding="utf-8"))
     ck = load_checkpoint(a.run / a.checkpoint)
-    task = RecTask(cfg, torch.device(a.device))  # its student holds the starting weights, loaded as in training
+    task = task_for(cfg)(cfg, torch.device(a.device))  # its student holds the starting weights, as in training
     if task.init_report is None:
         raise SystemExit(f"{a.run}: the run started from scratch (no init.official / init.checkpoint)")
     start = {k: v.detach().clone() for k, v in task.student.state_dict().items()}

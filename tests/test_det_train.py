@@ -108,6 +108,35 @@ def test_cml_teacher_frozen_and_every_loss_term_reaches_both_students(hershey):
         assert torch.equal(v, teacher_before[k]), k
 
 
+def test_ddp_two_ranks_keep_identical_weights(hershey, tmp_path):
+    """torchrun, 2 gloo processes, CML: after training both ranks hold the same student weights, and the epoch's
+    samples were split between them with none seen twice."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    train_label, val_label = hershey
+    cfg = tiny_config(train_label, val_label, recipe="cml", teacher={"from_init": True}, init={"official": "auto"})
+    cfg["optim"]["steps"] = 3
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(repo / "tests" / "ddp_worker.py"), "det", str(tmp_path / "cfg.yaml"), str(tmp_path / "out")]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w0 = torch.load(tmp_path / "out" / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "out" / "rank1.pt", weights_only=True)
+    params = [k for k in w0["state"] if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(params) > 100
+    for k in params:
+        assert torch.equal(w0["state"][k], w1["state"][k]), k
+    seen0, seen1 = w0["positions"], w1["positions"]
+    assert not set(seen0) & set(seen1) and len(seen0) == len(seen1) == 3 * 2
+
+
 def test_resume_continues_exactly(hershey, tmp_path):
     from train.det import run
 

@@ -264,7 +264,7 @@ def test_ddp_two_ranks_keep_identical_weights(small_sets, tmp_path):
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-           str(REPO / "tests" / "ddp_rec_worker.py"), str(tmp_path / "cfg.yaml"), str(tmp_path / "out")]
+           str(REPO / "tests" / "ddp_worker.py"), "rec", str(tmp_path / "cfg.yaml"), str(tmp_path / "out")]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     w0 = torch.load(tmp_path / "out" / "rank0.pt", weights_only=True)

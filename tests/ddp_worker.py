@@ -1,5 +1,6 @@
-"""Worker for tests/test_rec_train.py::test_ddp_two_ranks_keep_identical_weights, run under torchrun: trains the
-config, then writes this rank's weights and the sample positions it was given to OUT/rank{RANK}.pt."""
+"""Worker for the DDP tests (tests/test_rec_train.py, tests/test_det_train.py), run under torchrun:
+`ddp_worker.py rec|det CONFIG OUT` trains the config, then writes this rank's weights and the sample positions it
+was given to OUT/rank{RANK}.pt."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from pathlib import Path
 import torch
 
 from train.config import load_config
-from train.rec import RecTask
 from train.trainer import Trainer, init_distributed, pick_device
 
 
 def main() -> None:
-    cfg, out = load_config(sys.argv[1]), Path(sys.argv[2])
+    kind, cfg, out = sys.argv[1], load_config(sys.argv[2]), Path(sys.argv[3])
     rank, world, local = init_distributed("cpu")
     dev = pick_device("cpu", local)
-    task = RecTask(cfg, dev, rank)
+    if kind == "det":
+        from train.det import DetTask as Task
+    else:
+        from train.rec import RecTask as Task  # type: ignore[assignment]
+    task = Task(cfg, dev, rank)
     seen: list[int] = []
 
     from train import rec_data
@@ -26,7 +30,7 @@ def main() -> None:
 
     def iter_and_record(self):
         for keys in original_iter(self):
-            seen.extend(p for _, p in keys)
+            seen.extend(k[1] for k in keys)
             yield keys
 
     rec_data.EpochBatchSampler.__iter__ = iter_and_record

@@ -110,17 +110,11 @@ class DetTrainSet(torch.utils.data.Dataset):
                  shrink_ratio: float = 0.4, min_text_size: int = 8, cache_size: int = 16) -> None:
         self.mixture, self.pre, self.aug, self.seed = mixture, dict(pre), augment, seed
         self.shrink_ratio, self.min_text_size = shrink_ratio, min_text_size
-        self._epoch_cache: tuple[int, np.ndarray] | None = None
         self.cache_size = cache_size  # loaded samples kept per process, so a batch's partners load once
         self._loaded: OrderedDict[tuple[int, int, int], DetItem] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.mixture)
-
-    def _items(self, epoch: int) -> np.ndarray:
-        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
-            self._epoch_cache = (epoch, self.mixture.epoch_items(epoch))
-        return self._epoch_cache[1]
 
     def _load(self, epoch: int, source: int, index: int) -> DetItem:
         """A source's sample (augmentation never modifies it, so cached samples are shared as they are)."""
@@ -140,7 +134,7 @@ class DetTrainSet(torch.utils.data.Dataset):
         from .det_augment import copy_paste, det_train_augment
 
         epoch, pos = key[0], key[1]
-        items = self._items(epoch)
+        items = self.mixture.epoch_items(epoch)
         rng = sample_rng(self.seed, epoch, pos, 5)
         item = self._load(epoch, *items[pos])
         a = self.aug

@@ -155,12 +155,15 @@ class Mixture:
         self.counts = [int(round(r * len(s))) for s, r in zip(self.sources, self.ratios)]
         if sum(self.counts) == 0:
             raise ValueError("the training mixture is empty (every source empty or at ratio 0)")
+        self._last: tuple[int, np.ndarray] | None = None  # the last epoch's order (each sample asks for it)
 
     def __len__(self) -> int:
         return sum(self.counts)
 
     def epoch_items(self, epoch: int) -> np.ndarray:
         """[len, 2] array of (source, item index) in this epoch's order."""
+        if self._last is not None and self._last[0] == epoch:
+            return self._last[1]
         parts = []
         for s, (src, n) in enumerate(zip(self.sources, self.counts)):
             if n == 0:
@@ -170,7 +173,9 @@ class Mixture:
             idx = np.concatenate([rng.permutation(len(src)) for _ in range(reps)])[:n]
             parts.append(np.stack([np.full(n, s), idx], axis=1))
         items = np.concatenate(parts)
-        return items[sample_rng(self.seed, epoch, 2).permutation(len(items))]
+        items = items[sample_rng(self.seed, epoch, 2).permutation(len(items))]
+        self._last = (epoch, items)
+        return items
 
 
 class EpochBatchSampler:
@@ -209,15 +214,9 @@ class RecTrainSet(torch.utils.data.Dataset):
                  augment: Augment | None = None, con_aug: TextConAug | None = None, seed: int = 0) -> None:
         self.mixture, self.codec, self.pre, self.width = mixture, codec, dict(pre), int(width)
         self.augment, self.con_aug, self.seed = augment, con_aug, seed
-        self._epoch_cache: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.mixture)
-
-    def _items(self, epoch: int) -> np.ndarray:
-        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
-            self._epoch_cache = (epoch, self.mixture.epoch_items(epoch))
-        return self._epoch_cache[1]
 
     def _load(self, epoch: int, source: int, index: int) -> Sample:
         return self.mixture.sources[source].load(int(index), epoch)
@@ -225,7 +224,7 @@ class RecTrainSet(torch.utils.data.Dataset):
     def raw_sample(self, key: tuple[int, int]) -> Sample:
         """The augmented image and label of a key, before resizing."""
         epoch, pos = key
-        items = self._items(epoch)
+        items = self.mixture.epoch_items(epoch)
         source, index = items[pos]
         rng = sample_rng(self.seed, epoch, pos, 3)
         img, text = self._load(epoch, source, index)
@@ -242,7 +241,7 @@ class RecTrainSet(torch.utils.data.Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
         img, text = self.raw_sample(key)
         if self.codec.reject_reason(text) is not None:  # TextConAug keeps within limits; stay safe anyway
-            img, text = self._load(key[0], *self._items(key[0])[key[1]])
+            img, text = self._load(key[0], *self.mixture.epoch_items(key[0])[key[1]])
         batch, widths = prepare_line_batch([img], self.pre, self.width)
         item = {"image": torch.from_numpy(batch[0]), "valid_ratio": widths[0] / self.width, "text": text,
                 "ctc": self.codec.ctc(text)}

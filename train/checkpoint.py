@@ -31,6 +31,8 @@ FORMAT_VERSION = 1
 ALLOWED_PREFIX = "train.models."
 FACTORIES = {  # short name -> dotted name
     "det_student": "train.models.det.det_student",
+    "det_teacher": "train.models.det.det_teacher",
+    "det_teacher_small": "train.models.det.det_teacher_small",
     "rec_svtr_lcnet": "train.models.rec.rec_svtr_lcnet",
     "cls_mobilenet_v3_small": "train.models.cls.cls_mobilenet_v3_small",
 }

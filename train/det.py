@@ -39,8 +39,8 @@ from .det_data import (DetAugmentConfig, DetEvalSet, DetLabelSource, DetTrainSet
                        SynthPageSource, collate_det, eval_set_from_labels, eval_set_from_synth)
 from .det_eval import evaluate_det_set
 from .det_losses import db_loss, dila_db_loss, dml_loss
-from .rec import frozen_modules, freeze_bn_stats, single_threaded_worker
 from .rec_data import Mixture
+from .task_common import epoch_loader, frozen_modules, set_train_mode
 from .trainer import cli_main, run_task
 from .weights import load_weights_strict
 
@@ -99,8 +99,8 @@ class DetTask:
         self.recipe = str(cfg.get("recipe", "single"))
         if self.recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {RECIPES}, not {self.recipe!r}")
-        self.factory = FACTORIES.get(str(get(cfg, "model.factory", "det_student")),
-                                     f"train.models.det.{get(cfg, 'model.factory', 'det_student')}")
+        factory = str(get(cfg, "model.factory", "det_student"))
+        self.factory = FACTORIES.get(factory, factory)
         self.kwargs = dict(get(cfg, "model.kwargs", {}) or {})
         self.loss_w = {"alpha": 5.0, "beta": 10.0, "main": "dice", "db": 1.0, "dml": 1.0, "dila": 1.0,
                        **(get(cfg, "loss", {}) or {})}
@@ -210,22 +210,10 @@ class DetTask:
     def batches(self, epoch: int, start_batch: int, rank: int, world_size: int) -> Iterator[dict[str, Any]]:
         bs = int(get(self.config, "data.batch_size", 8))
         sampler = PartnerBatchSampler(len(self.train_set), bs, epoch, rank, world_size, start_batch)
-        workers = int(get(self.config, "data.workers", 0))
-        g = torch.Generator()
-        g.manual_seed(self.seed * 7919 + epoch)
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=sampler, num_workers=workers, collate_fn=collate_det, generator=g,
-            worker_init_fn=single_threaded_worker, pin_memory=self.device.type == "cuda", persistent_workers=False,
-            prefetch_factor=int(get(self.config, "data.prefetch", 2)) if workers else None)
-        return iter(loader)
+        return epoch_loader(self.train_set, sampler, collate_det, self.config, self.seed, epoch, self.device, 2)
 
     def set_train_mode(self, models: Mapping[str, nn.Module]) -> None:
-        for m in models.values():
-            m.train()
-            if get(self.config, "train.freeze_bn", False):
-                freeze_bn_stats(m)
-            for mod in frozen_modules(m, self.freeze):
-                mod.eval()
+        set_train_mode(models, self.config, self.freeze)
 
     def train_step(self, models: Mapping[str, nn.Module], batch: Mapping[str, Any], device: torch.device
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:

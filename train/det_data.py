@@ -154,14 +154,11 @@ class DetTrainSet(torch.utils.data.Dataset):
         normalize_into(image, item.image, self.pre["mean"], self.pre["std"])
         return {"image": torch.from_numpy(image), "shrink_map": torch.from_numpy(t.shrink_map),
                 "shrink_mask": torch.from_numpy(t.shrink_mask), "threshold_map": torch.from_numpy(t.threshold_map),
-                "threshold_mask": torch.from_numpy(t.threshold_mask), "n_text": sum(not i for i in t.ignore)}
+                "threshold_mask": torch.from_numpy(t.threshold_mask)}
 
 
 def collate_det(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: torch.stack([it[k] for it in items]) for k in
-                           ("image", "shrink_map", "shrink_mask", "threshold_map", "threshold_mask")}
-    out["n_text"] = [it["n_text"] for it in items]
-    return out
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
 # ------------------------------------------------------------------------------------------------ evaluation sets

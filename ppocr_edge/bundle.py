@@ -24,6 +24,8 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 FP32_BUNDLE = MODELS_DIR / "ch_pp_ocrv3"
 DEFAULT_BUNDLE = MODELS_DIR / "ch_pp_ocrv3_int8"
 ALIASES = {"default": DEFAULT_BUNDLE.name}  # extra names of embedded bundles
+# accuracy on real_dev and speed of the embedded bundles, written by benchmarks/measure_bundles.py
+MEASURED = MODELS_DIR / "measured.json"
 
 
 def sha256_of(path: Path) -> str:
@@ -136,7 +138,8 @@ def resolve_bundle(name_or_path: str | os.PathLike | None = None) -> Path:
 
 
 def bundle_summary(root: str | os.PathLike) -> dict[str, Any]:
-    """What ``ppocr-edge bundles`` shows of a bundle directory: name, path, size on disk, title, licence, source.
+    """What ``ppocr-edge bundles`` shows of a bundle directory: name, path, size on disk, title, licence, source, and
+    for an embedded bundle its measured accuracy and speed (MEASURED; None when not measured).
 
     Reads only the manifest (no checksums); fields the manifest lacks are None."""
     root = Path(root)
@@ -148,8 +151,15 @@ def bundle_summary(root: str | os.PathLike) -> dict[str, Any]:
     source = manifest.get("source")
     origin = source.get("origin") if isinstance(source, dict) else source
     size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    measured = None
+    if root.resolve().parent == MODELS_DIR and MEASURED.is_file():
+        try:
+            measured = json.loads(MEASURED.read_text(encoding="utf-8")).get(root.name)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            measured = None
     return {"name": root.name, "path": str(root), "size_bytes": size, "title": manifest.get("name"),
-            "license": manifest.get("license"), "source": None if origin is None else str(origin)}
+            "license": manifest.get("license"), "source": None if origin is None else str(origin),
+            "measured": measured}
 
 
 def load_bundle(root: str | os.PathLike | None = None, verify: bool = True) -> Bundle:

@@ -227,6 +227,13 @@ def _bundles(args: argparse.Namespace) -> int:
         print(f"{name}{' (default)' if info['default'] else ''}\n  path    {info['path']}\n"
               f"  size    {info['size_bytes'] / 1e6:.1f} MB\n  models  {info['title'] or '?'}\n"
               f"  licence {info['license'] or '?'}\n  source  {info['source'] or '?'}")
+        m = info["measured"]
+        if m:
+            acc, ms = m["accuracy_pct"], m["ms_per_image"]
+            print(f"  accuracy (real_dev, %): receipts det H {acc['sroie_det_h']} e2e H {acc['sroie_e2e_h']}; scenes "
+                  f"det H {acc['ic15_det_h_words']} e2e H {acc['ic15_e2e_h_words']} (word boxes); word crops "
+                  f"{acc['ic15_crops_acc_alnum']}\n  speed   {ms['receipts']:.0f} ms/receipt, {ms['scenes']:.0f} "
+                  f"ms/scene (median; {m['cpu']}, {m['date']})")
     return 0
 
 

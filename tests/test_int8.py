@@ -85,3 +85,36 @@ def test_quantize_command_builds_a_working_bundle(tmp_path, pages):
     assert acc8 >= acc32 - 0.03
     assert acc32 > 0.9
     assert np.isfinite(acc8)
+
+
+def test_line_files_calibrate_and_validate_the_line_models(tmp_path, pages):
+    """--line-calib / --line-val: rec and cls are calibrated and validated on the crops of recognition label files
+    (e.g. train.line_synth lines) instead of crops of the pages, and the manifest records it."""
+    pytest.importorskip("nncf")
+    import cv2
+
+    from convert.quantize import build_plans, main
+    from ppocr_edge.geometry import crop_quad
+
+    (tmp_path / "lines").mkdir()
+    rows = []
+    for page in pages[:4]:
+        for line in page.lines:
+            name = f"lines/{len(rows)}.png"
+            cv2.imwrite(str(tmp_path / name), crop_quad(page.image, np.asarray(line.quad, np.float32)).image)
+            rows.append(f"{name}\t{line.text}")
+    labels = tmp_path / "lines.txt"
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    cv2.imwrite(str(calib / "p0.png"), pages[5].image)  # pages still feed the detector only
+    plans = build_plans(load_bundle(FP32_BUNDLE), calib, None, None, line_calib=labels, line_val=labels)
+    assert len(plans["rec"].calib) == len(rows) and [t for _, t in plans["rec"].val] == [r.split("\t")[1] for r in rows]
+    assert len(plans["cls"].calib) == 2 * len(rows)  # upright + flipped
+    out = tmp_path / "int8"
+    main(["--bundle", str(FP32_BUNDLE), "--calib", str(calib), "--line-calib", str(labels), "--out", str(out),
+          "--roles", "cls", "--no-report", "--no-accuracy-control"])
+    q = load_bundle(out)
+    assert "FakeQuantize" in q.cls.xml.read_text()
+    assert q.manifest["source"]["quantization"]["line_calibration"] == "lines.txt"
+    assert q.manifest["source"]["quantization"]["models"]["cls"]["calibration_items"] == 2 * len(rows)

@@ -28,11 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ppocr_edge import OCRPipeline  # noqa: E402
-from ppocr_edge.bundle import MODELS_DIR, bundle_summary, resolve_bundle  # noqa: E402
+from ppocr_edge.bundle import MEASURED, bundle_summary, resolve_bundle  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "real_dev"
 SPEED_SETS = {"receipts": DATA / "det/sroie_dev/images", "scenes": DATA / "det/ic15_sample/images"}
-MEASURED = MODELS_DIR / "measured.json"
 
 
 def cpu_name() -> str:

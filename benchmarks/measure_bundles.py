@@ -27,18 +27,12 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from convert.benchmark_app import cpu_name  # noqa: E402
 from ppocr_edge import OCRPipeline  # noqa: E402
 from ppocr_edge.bundle import MEASURED, bundle_summary, resolve_bundle  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "real_dev"
 SPEED_SETS = {"receipts": DATA / "det/sroie_dev/images", "scenes": DATA / "det/ic15_sample/images"}
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def accuracy(name: str, out_dir: Path) -> dict:
@@ -99,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {n: bundle_summary(resolve_bundle(n)) for n in names}
     lines = ["# Embedded bundles: accuracy and speed", "",
              f"Command: `python benchmarks/measure_bundles.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-             "", f"- {time.strftime('%Y-%m-%d')}; CPU: {cpu}, 2 vCPUs, shared; wall {time.time() - t0:.0f} s",
+             "", f"- {time.strftime('%Y-%m-%d')}; CPU: {cpu}, shared; wall {time.time() - t0:.0f} s",
              "- Accuracy: `benchmarks/eval_accuracy.py --bundle NAME` on the full real_dev sets (reports in "
              "`bundles/NAME.md`); H = hmean at IoU 0.5, e2e = box matched and text equal (case-insensitive); "
              "ic15 lines / words: our line boxes / word boxes against the word-level GT; crops = ICDAR 2015 word "
@@ -121,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.write_measured:
         old = json.loads(MEASURED.read_text(encoding="utf-8")) if MEASURED.is_file() else {}
         for n in names:
-            old[n] = {"cpu": f"{cpu}, 2 vCPUs", "date": time.strftime("%Y-%m-%d"), "accuracy_pct": acc[n],
+            old[n] = {"cpu": cpu, "date": time.strftime("%Y-%m-%d"), "accuracy_pct": acc[n],
                       "ms_per_image": {"receipts": ms["receipts"][n], "scenes": ms["scenes"][n]},
                       "report": "benchmarks/results/bundles.md"}
         MEASURED.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n", encoding="utf-8")

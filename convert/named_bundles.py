@@ -4,7 +4,7 @@
     python -m convert.named_bundles ppocrv6_small
 
 Each recipe names the wheel and its files, the model's own pre/post-processing settings (from that release, see
-the comments) and the INT8 recipe (which layers stay float, chosen by measurement: benchmarks/results/bundles.md).
+the comments) and the INT8 recipe (which layers stay float, chosen by measurement: benchmarks/results/named_bundles.md).
 Steps: pip-download the wheel (no code of it is used) -> FP32 IR bundle (convert.paddle_onnx) -> INT8 with NNCF and
 accuracy control (convert.quantize) -> quantization report. The embedded copies are the INT8 bundles.
 
@@ -22,7 +22,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ class Recipe:
     wheel: str  # dist==version on PyPI holding the ONNX files
     files: dict[str, str]  # role -> file name inside the wheel
     settings: dict[str, Any]  # role -> {preprocess, postprocess} over convert.paddle_onnx's PP-OCRv3 defaults
-    quantize: dict[str, Any] = field(default_factory=dict)  # keyword arguments of convert.quantize.quantize_bundle
+    rec_float_depthwise: int = 3  # the recognizer's first N depthwise convs kept float in INT8 (convert.quantize)
     note: str = ""  # licence and origin line for the bundle's NOTICE
 
 
@@ -58,7 +58,6 @@ RECIPES: dict[str, Recipe] = {
         # det: ImageNet mean/std as PaddleOCR's v4 det configs (RapidOCR feeds 0.5: on real_dev sroie det H 92.4 vs
         # 93.3 here, e2e 59.3 vs 60.8); rec: 48 px, mean/std 0.5 as v3
         settings={"det": DET_736_MIN},
-        quantize={"rec_float_depthwise": 3},
         note="ch_PP-OCRv4_det_infer, ch_PP-OCRv4_rec_infer (dictionary ppocr_keys_v1, from the ONNX metadata) and "
              "ch_ppocr_mobile_v2.0_cls_infer, as ONNX in the rapidocr_openvino 1.4.4 wheel on PyPI"),
     "ppocrv6_small": Recipe(
@@ -69,7 +68,6 @@ RECIPES: dict[str, Recipe] = {
         # 72.5 vs 71.7, ic15 word det H 64.8 vs 59.1 (60 synthetic pages: 66.2 vs 57.5)
         settings={"det": {"preprocess": {**DET_736_MIN["preprocess"], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
                           "postprocess": DET_736_MIN["postprocess"]}},
-        quantize={"rec_float_depthwise": 3},
         note="PP-OCRv6_det_small, PP-OCRv6_rec_small (multilingual dictionary of 18,708 characters, from the ONNX "
              "metadata) and ch_ppocr_mobile_v2.0_cls, as ONNX in the rapidocr 3.10.0 wheel on PyPI"),
 }
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             "--val", str(data["data/synth_val/det_label.txt"]),
             "--line-calib", str(data["data/qcalib_lines/labels.txt"]),
             "--line-val", str(data["data/qval_lines/labels.txt"]),
-            "--rec-float-depthwise", str(recipe.quantize.get("rec_float_depthwise", 3))]
+            "--rec-float-depthwise", str(recipe.rec_float_depthwise)]
     quantize_main(args)
 
 

@@ -193,7 +193,8 @@ def read_lines(label_file: Path, limit: int | None = None) -> list[tuple[np.ndar
 
 
 def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: int | None, rng_seed: int = 0,
-                line_calib: Path | None = None, line_val: Path | None = None) -> dict[str, ModelPlan]:
+                line_calib: Path | None = None, line_val: Path | None = None,
+                rec_calib_size: int = 300) -> dict[str, ModelPlan]:
     pages, bare = read_pages(calib_src, limit)
     if line_calib is not None:  # rec / cls calibrated on these lines instead of crops of the calibration pages
         calib_crops = [c for c, _ in read_lines(line_calib, limit)]
@@ -203,8 +204,8 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
             calib_crops = detected_crops(bundle, pages)
         calib_crops += bare
     rng = np.random.default_rng(rng_seed)
-    if len(calib_crops) > 300:
-        calib_crops = [calib_crops[i] for i in sorted(rng.choice(len(calib_crops), 300, replace=False))]
+    if len(calib_crops) > rec_calib_size:
+        calib_crops = [calib_crops[i] for i in sorted(rng.choice(len(calib_crops), rec_calib_size, replace=False))]
     val_pages = read_pages(val_src)[0] if val_src else []
     val_lines = read_lines(line_val) if line_val is not None else page_crops(val_pages)
 
@@ -231,15 +232,18 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
 def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = None, max_drop: float = 0.01,
                     roles: Sequence[str] = ("det", "rec", "cls"), limit: int | None = None, preset: str = "mixed",
                     qac: bool = True, rec_float_depthwise: int = 3, line_calib: Path | None = None,
-                    line_val: Path | None = None, rec_max_drop: float | None = None) -> dict[str, Any]:
+                    line_val: Path | None = None, rec_max_drop: float | None = None,
+                    rec_calib_size: int = 300) -> dict[str, Any]:
     """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics.
 
     line_calib / line_val: recognition label files whose line crops calibrate / validate rec and cls instead of the
-    crops of the calib / val pages."""
+    crops of the calib / val pages; rec_calib_size: at most this many of those crops calibrate rec (a seeded random
+    subset where there are more)."""
     import nncf
 
     bundle = load_bundle(src)
-    plans = build_plans(bundle, calib, val, limit, line_calib=line_calib, line_val=line_val)
+    plans = build_plans(bundle, calib, val, limit, line_calib=line_calib, line_val=line_val,
+                        rec_calib_size=rec_calib_size)
     core = ov.Core()
     out.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((bundle.root / "manifest.json").read_text(encoding="utf-8"))
@@ -367,6 +371,8 @@ def main(argv: list[str] | None = None) -> None:
                    "of the CALIB pages")
     p.add_argument("--line-val", type=Path, help="recognition label file validating rec and cls (accuracy control); "
                    "default: crops of the VAL pages")
+    p.add_argument("--rec-calib-size", type=int, default=300, help="at most this many crops or lines calibrate the "
+                   "recognizer (default: %(default)s; the named bundles use 2000 rendered lines)")
     p.add_argument("--limit", type=int, help="use at most this many calibration pages/crops")
     p.add_argument("--preset", choices=["performance", "mixed"], default="mixed")
     p.add_argument("--no-accuracy-control", action="store_true", help="plain nncf.quantize even with --val")
@@ -375,7 +381,8 @@ def main(argv: list[str] | None = None) -> None:
     done = quantize_bundle(a.bundle, a.calib, a.out, val=a.val, max_drop=a.max_drop,
                            roles=[r.strip() for r in a.roles.split(",") if r.strip()], limit=a.limit,
                            preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise,
-                           line_calib=a.line_calib, line_val=a.line_val, rec_max_drop=a.rec_max_drop)
+                           line_calib=a.line_calib, line_val=a.line_val, rec_max_drop=a.rec_max_drop,
+                           rec_calib_size=a.rec_calib_size)
     print(f"wrote {a.out}")
     if not a.no_report:
         command = "python -m convert.quantize " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -111,6 +111,9 @@ def test_line_files_calibrate_and_validate_the_line_models(tmp_path, pages):
     plans = build_plans(load_bundle(FP32_BUNDLE), calib, None, None, line_calib=labels, line_val=labels)
     assert len(plans["rec"].calib) == len(rows) and [t for _, t in plans["rec"].val] == [r.split("\t")[1] for r in rows]
     assert len(plans["cls"].calib) == 2 * len(rows)  # upright + flipped
+    few = build_plans(load_bundle(FP32_BUNDLE), calib, None, None, line_calib=labels, rec_calib_size=3)
+    chosen = [x[0] for x in few["rec"].calib]
+    assert len(chosen) == 3 and all(any(np.array_equal(c, x[0]) for x in plans["rec"].calib) for c in chosen)
     out = tmp_path / "int8"
     main(["--bundle", str(FP32_BUNDLE), "--calib", str(calib), "--line-calib", str(labels), "--out", str(out),
           "--roles", "cls", "--no-report", "--no-accuracy-control"])

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 ROWS = {"ctc": "CTC (SVTR_LCNet x0.25, from scratch)", "gtc": "+ GTC (SAR branch, use_guide)",
-        "conaug": "+ TextConAug (p 0.5)", "udml": "+ U-DML (two models, DML + feature loss)"}
+        "conaug": "+ TextConAug (p 0.5)", "udml": "+ U-DML (two models, DML + feature loss)",
+        "rotnet_ctc": "CTC, backbone from TextRotNet (vs the CTC row)",
+        "ctc_1800": "CTC, 1800 steps (vs the TextRotNet row: its pre-training time spent on labelled steps)"}
 
 
 def cpu() -> str:

@@ -35,6 +35,7 @@ FACTORIES = {  # short name -> dotted name
     "det_teacher_small": "train.models.det.det_teacher_small",
     "rec_svtr_lcnet": "train.models.rec.rec_svtr_lcnet",
     "cls_mobilenet_v3_small": "train.models.cls.cls_mobilenet_v3_small",
+    "rotnet_pplcnet": "train.models.rotnet.rotnet_pplcnet",
 }
 
 

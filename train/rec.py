@@ -13,7 +13,8 @@ Config sections (see train/configs/*.yaml): seed, dictionary, use_space_char, mo
 augment, optim, train, eval. Data sources: `label_file` (PaddleOCR rec labels) and `synth` (train/line_synth.py;
 `synth: {config: FILE, ...}` starts from a LineSynth YAML). Evaluation sets: `label_file`, `synth`, and `det_crops`
 (the lines of a detection label file cut with the SDK's crop_quad, e.g. receipts); `every`/`offset` take a split.
-`train.freeze: [backbone, ...]` fixes modules (weights and BN statistics).
+`train.freeze: [backbone, ...]` fixes modules (weights and BN statistics). `init.backbone: CKPT` starts the backbone
+from a TextRotNet checkpoint (train/rotnet.py).
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ class RecTask:
             self.init_report = load_weights_strict(self.student, state, new=new)
             if rank == 0:
                 print(f"init: {self.init_report.summary()}", file=sys.stderr)
+        if get(cfg, "init.backbone"):  # a TextRotNet checkpoint (train/rotnet.py): its backbone, all of it
+            from .checkpoint import load_checkpoint
+
+            src = load_checkpoint(get(cfg, "init.backbone")).model.backbone.state_dict()
+            report = load_weights_strict(self.student.backbone, src)
+            if rank == 0:
+                print(f"init.backbone: {report.summary()}", file=sys.stderr)
         # channels-last: depthwise conv backward is ~1.35x faster on CPU (mkldnn), and it suits tensor cores
         self.channels_last = bool(get(cfg, "train.channels_last", True))
         self.models: dict[str, nn.Module] = {"student": self.student}

@@ -22,16 +22,16 @@ sys.path.insert(0, str(ROOT))
 
 from convert.quantize import IMAGE_EXT  # noqa: E402
 from ppocr_edge.bundle import load_bundle  # noqa: E402
+from ppocr_edge.datasets import read_det_labels  # noqa: E402
 from ppocr_edge.image_io import load_image  # noqa: E402
 from ppocr_edge.preprocess import prepare_det  # noqa: E402
 
 
 def image_paths(source: Path) -> list[Path]:
-    """Images of a folder, or those named by a PaddleOCR label file (path<TAB>...), relative to its folder."""
+    """Images of a folder, or those of a PaddleOCR det label file."""
     if source.is_dir():
         return sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXT)
-    lines = source.read_text(encoding="utf-8").splitlines()
-    return [source.parent / line.split("\t", 1)[0] for line in lines if line.strip()]
+    return [s.image_path for s in read_det_labels(source)]
 
 
 def map_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -73,20 +73,20 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# rendered lines calibrating the recognizer: 2000 rather than convert.quantize's default 300, whose choice of lines
+# alone moved ppocrv4's IC15 crop accuracy between 69.5 and 70.9 (benchmarks/results/named_bundles.md)
+REC_CALIB_LINES = 2000
+
+
 # synthetic calibration / validation data: path -> command that makes it (seeds disjoint from each other)
 DATA = {
     "data/qcalib_pages/det_label.txt": ["train.page_synth", "--out", "data/qcalib_pages", "--pages", "150",
                                         "--seed", "4141"],
     "data/synth_val/det_label.txt": ["train.synth", "--out", "data/synth_val", "--pages", "60", "--seed", "200"],
-    "data/qcalib_lines2k/labels.txt": ["train.line_synth", "--out", "data/qcalib_lines2k", "--count", "2000",
-                                       "--seed", "555"],
+    "data/qcalib_lines2k/labels.txt": ["train.line_synth", "--out", "data/qcalib_lines2k", "--count",
+                                       str(REC_CALIB_LINES), "--seed", "555"],
     "data/qval_lines/labels.txt": ["train.line_synth", "--out", "data/qval_lines", "--count", "300", "--seed", "777"],
 }
-
-
-# rendered lines calibrating the recognizer: 2000 rather than convert.quantize's default 300, whose choice of lines
-# alone moved ppocrv4's IC15 crop accuracy between 69.5 and 70.9 (benchmarks/results/named_bundles.md)
-REC_CALIB_LINES = 2000
 
 
 def ensure_data(root: Path = REPO) -> dict[str, Path]:

@@ -77,14 +77,19 @@ class RotNetSet(torch.utils.data.Dataset):
                  mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.5, 0.5, 0.5)) -> None:
         self.source, self.height, self.width, self.seed = source, height, width, seed
         self.mean, self.std = tuple(mean), tuple(std)
+        self._order: tuple[int, np.ndarray] | None = None  # the last epoch's order (each sample asks for it)
 
     def __len__(self) -> int:
         return len(self.source)
 
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, sample_rng(self.seed, epoch, 0, 5).permutation(len(self.source)))
+        return self._order[1]
+
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         epoch, pos = key
-        order = sample_rng(self.seed, epoch, 0, 5).permutation(len(self.source))
-        img = self.source.image(int(order[pos]), epoch)
+        img = self.source.image(int(self.epoch_order(epoch)[pos]), epoch)
         return torch.from_numpy(rotations(img, self.height, self.width, self.mean, self.std))
 
 
@@ -156,7 +161,8 @@ class RotNetTask:
         correct = total = 0
         for i in range(0, len(self.eval_images), 32):
             x = torch.from_numpy(np.concatenate([
-                rotations(img, self.height, self.width, (0.5,) * 3, (0.5,) * 3) for img in self.eval_images[i:i + 32]]))
+                rotations(img, self.height, self.width, self.train_set.mean, self.train_set.std)
+                for img in self.eval_images[i:i + 32]]))
             y = torch.arange(len(ROTATIONS)).repeat(x.shape[0] // len(ROTATIONS))
             correct += int((model(x.to(device)).argmax(-1).cpu() == y).sum())
             total += int(y.numel())

@@ -28,6 +28,7 @@ from torch import nn
 
 from .checkpoint import load_training_state, save_checkpoint
 from .config import get
+from .fast_depthwise import enable_fast_depthwise, fast_depthwise_available
 from .run_log import RunLog
 
 
@@ -134,7 +135,7 @@ def set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
 
 class Trainer:
     """Runs a Task. cfg keys used here: seed, optim.{lr, steps, warmup_steps, schedule, clip_norm, betas, eps},
-    train.{amp, log_every, eval_every, save_every, progress, stop_at_step, max_minutes}, eval.best (a metric key or list of keys, averaged;
+    train.{amp, fast_depthwise, log_every, eval_every, save_every, progress, stop_at_step, max_minutes}, eval.best (a metric key or list of keys, averaged;
     higher is better)."""
 
     def __init__(self, task: Task, out_dir: str | Path, device: torch.device, rank: int = 0, world_size: int = 1,
@@ -154,6 +155,9 @@ class Trainer:
         self.stop_at = min(int(tcfg.get("stop_at_step") or self.total_steps), self.total_steps)
         self.max_seconds = float(tcfg.get("max_minutes") or 0) * 60
         self.models = {k: m.to(device) for k, m in task.trainable().items()}
+        if self._fast_depthwise(str(tcfg.get("fast_depthwise", "false"))):
+            for m in self.models.values():
+                enable_fast_depthwise(m)
         if world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.models = {k: nn.parallel.DistributedDataParallel(
@@ -173,14 +177,29 @@ class Trainer:
         if resume:
             self._resume()
 
+    def _fast_depthwise(self, setting: str) -> bool:
+        """train.fast_depthwise (false | true | auto; default false): depthwise weight gradients compiled by
+        TorchInductor (train/fast_depthwise.py), used on the CPU when a C++ compiler is found."""
+        if setting in ("false", "False", "off"):
+            return False
+        if setting not in ("auto", "true", "True", "on"):
+            raise ValueError(f"train.fast_depthwise must be auto, true or false, not {setting!r}")
+        return self.device.type == "cpu" and fast_depthwise_available()
+
     def _amp_dtype(self, amp: str) -> torch.dtype | None:
-        if self.device.type != "cuda" or amp in ("off", "false", "none", "False"):
+        """auto: bf16 on CUDA, fp32 on the CPU; bf16 on the CPU only where it has native bf16 (AVX512_BF16 or AMX),
+        elsewhere it is emulated and slower than fp32, so the run stays fp32 and says so."""
+        if amp in ("off", "false", "none", "False") or (amp == "auto" and self.device.type != "cuda"):
             return None
-        if amp in ("auto", "bf16"):
+        if amp not in ("auto", "bf16", "fp16"):
+            raise ValueError(f"train.amp must be auto, bf16, fp16 or off, not {amp!r}")
+        if self.device.type == "cuda":
+            return torch.float16 if amp == "fp16" else torch.bfloat16
+        if amp == "bf16" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
             return torch.bfloat16
-        if amp == "fp16":
-            return torch.float16
-        raise ValueError(f"train.amp must be auto, bf16, fp16 or off, not {amp!r}")
+        if self.is_main:
+            print(f"train.amp={amp}: this CPU has no native {amp}; training in fp32", file=sys.stderr)
+        return None
 
     # -------------------------------------------------------------------------------------------- checkpoints
 
@@ -259,7 +278,7 @@ class Trainer:
     def _autocast(self):
         if self.amp_dtype is None:
             return nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def _train_one(self, batch: Any) -> tuple[float, dict[str, float], dict[str, float]]:
         lr = lr_at(self.step, self.optim_cfg)

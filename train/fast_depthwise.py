@@ -1,7 +1,7 @@
 """Faster depthwise-convolution training on the CPU.
 
 oneDNN's weight gradient for depthwise convolutions is the slowest part of training the recognizer on the CPU: for
-the v3 recognizer's 5x5 depthwise layers (64 x 256 x 6 x 160) it takes 87 ms in fp32 and 275 ms in bf16, against
+the v3 recognizer's 5x5 depthwise layers (64 x 256 x 6 x 160) it takes 83 ms in fp32 and 156 ms in bf16 (channels-last), against
 4.5 ms for the bf16 forward pass (benchmarks/results/rec_train.md). Written as one reduction per kernel tap and
 compiled by TorchInductor, the same gradient takes 16 ms (bf16 inputs, fp32 accumulation) — the taps share one loop
 over the batch.
@@ -61,6 +61,14 @@ def fast_depthwise_available() -> bool:
 _compile_error: list[str] = []
 
 
+def _aten_grads(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
+                padding: tuple[int, int], groups: int, which: int) -> torch.Tensor:
+    """PyTorch's own convolution backward for one gradient: which = 0 (input) or 1 (weight)."""
+    mask = [which == 0, which == 1, False]
+    return torch.ops.aten.convolution_backward(grad_out, x, weight, None, list(stride), list(padding), [1, 1], False,
+                                               [0, 0], groups, mask)[which]
+
+
 def _weight_grad(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, kernel: tuple[int, int],
                  stride: tuple[int, int], padding: tuple[int, int], groups: int) -> torch.Tensor:
     if not _compile_error:
@@ -70,8 +78,7 @@ def _weight_grad(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, 
             _compile_error.append(f"{type(e).__name__}: {e}")
             warnings.warn(f"fast depthwise backward unavailable ({_compile_error[0][:200]}); using PyTorch's",
                           stacklevel=2)
-    return torch.ops.aten.convolution_backward(grad_out, x, weight, None, list(stride), list(padding), [1, 1], False,
-                                               [0, 0], groups, [False, True, False])[1]
+    return _aten_grads(grad_out, x, weight, stride, padding, groups, 1)
 
 
 class _DepthwiseConv(torch.autograd.Function):
@@ -93,9 +100,7 @@ class _DepthwiseConv(torch.autograd.Function):
         grad_out = grad_out.to(x.dtype)
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.convolution_backward(
-                grad_out, x, weight, None, list(stride), list(padding), [1, 1], False, [0, 0], groups,
-                [True, False, False])[0]
+            grad_x = _aten_grads(grad_out, x, weight, stride, padding, groups, 0)
         if ctx.needs_input_grad[1]:
             grad_w = _weight_grad(grad_out, x, weight, kernel, stride, padding, groups)
         return grad_x, grad_w, None

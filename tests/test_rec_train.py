@@ -123,6 +123,45 @@ def test_mixture_ratios_and_sampler_shards():
     assert [k for b in later for k in b] == r0[3:]
 
 
+
+def test_text_con_aug_partners_come_from_the_batch():
+    """The DataLoader fetches whole batches: TextConAug joins each sample with other samples of its batch (nothing
+    extra is loaded or rendered), deterministically, and a batch from the DataLoader equals a direct fetch."""
+    from train.rec import sdk_rec_settings
+    from train.rec_augment import TextConAug
+    from train.rec_data import RecTrainSet, collate
+
+    class Letters:  # sample i: label = one letter, a grey level that identifies it
+        loads = 0
+
+        def __len__(self):
+            return 26
+
+        def load(self, index, epoch=0):
+            Letters.loads += 1
+            return np.full((48, 40 + index, 3), 9 * index, np.uint8), chr(ord("a") + index)
+
+    codec = LabelCodec([chr(c) for c in range(ord("a"), ord("z") + 1)], max_text_length=8)
+    ds = RecTrainSet(Mixture([Letters()], seed=3), codec, sdk_rec_settings(None), 320,
+                     con_aug=TextConAug(prob=1.0, ext_data_num=2, max_text_length=8, image_shape=(48, 320)), seed=5)
+    keys = [(0, p) for p in range(8)]
+    own = [ds._load_key(k)[1] for k in keys]
+    Letters.loads = 0
+    items = ds.__getitems__(keys)
+    assert Letters.loads == len(keys)  # partners were not loaded again
+    for i, it in enumerate(items):
+        text = it["text"]
+        assert text[0] == own[i] and len(text) == 3  # 40-65 px wide at 48 px: two partners always fit
+        assert set(text[1:]) <= set(own) - {own[i]}  # other samples of the same batch, never itself
+    assert any(it["text"] != items[0]["text"] for it in items[1:])
+    assert [it["text"] for it in ds.__getitems__(keys)] == [it["text"] for it in items]  # deterministic
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=[keys], collate_fn=collate)
+    batch = next(iter(loader))
+    assert batch["text"] == [it["text"] for it in items]
+    assert torch.equal(batch["image"], torch.stack([it["image"] for it in items]))
+    assert ds.raw_sample(keys[0])[1][0] == own[0]  # a single key still works (partners from the mixture)
+
+
 # ------------------------------------------------------------------------------------------------ weights
 
 

@@ -207,8 +207,14 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class RecTrainSet(torch.utils.data.Dataset):
-    """Training samples keyed by (epoch, position): load -> TextConAug (partners drawn from the same mixture) ->
-    RecAug -> SDK resize/normalise to height x width -> encoded labels."""
+    """Training samples keyed by (epoch, position): load -> TextConAug -> RecAug -> SDK resize/normalise to
+    height x width -> encoded labels.
+
+    The DataLoader asks for whole batches (`__getitems__`): TextConAug's partners are then other samples of the
+    same batch, already loaded, as random as partners drawn from the whole mixture (the batch is a random draw) but
+    without loading or rendering anything more. Rendering them separately doubled the data side's cost with
+    PaddleOCR's ext_data_num 2 at prob 0.5 (benchmarks/results/rec_train.md). A single key (`dataset[key]`,
+    `raw_sample`) loads its partners from the mixture."""
 
     def __init__(self, mixture: Mixture, codec: LabelCodec, pre: Mapping[str, Any], width: int = 320,
                  augment: Augment | None = None, con_aug: TextConAug | None = None, seed: int = 0) -> None:
@@ -221,33 +227,59 @@ class RecTrainSet(torch.utils.data.Dataset):
     def _load(self, epoch: int, source: int, index: int) -> Sample:
         return self.mixture.sources[source].load(int(index), epoch)
 
-    def raw_sample(self, key: tuple[int, int]) -> Sample:
-        """The augmented image and label of a key, before resizing."""
+    def _load_key(self, key: tuple[int, int]) -> Sample:
         epoch, pos = key
-        items = self.mixture.epoch_items(epoch)
-        source, index = items[pos]
-        rng = sample_rng(self.seed, epoch, pos, 3)
-        img, text = self._load(epoch, source, index)
+        return self._load(epoch, *self.mixture.epoch_items(epoch)[pos])
+
+    def _augmented(self, key: tuple[int, int], sample: Sample,
+                   partners: Callable[[np.random.Generator, int], list[Sample]]) -> Sample:
+        img, text = sample
+        rng = sample_rng(self.seed, key[0], key[1], 3)
         if self.con_aug is not None and rng.random() < self.con_aug.prob:
-            # partners are loaded only when the concatenation happens (rendering them costs as much as the sample)
-            extra_pos = rng.integers(0, len(items), self.con_aug.ext_data_num)
-            extras = [self._load(epoch, *items[p]) for p in extra_pos]
+            # partners are fetched only when the concatenation happens
+            extras = partners(rng, self.con_aug.ext_data_num)
             img, text = text_con_aug(img, text, extras, rng, 1.0, self.con_aug.max_text_length,
                                      self.con_aug.image_shape)
         if self.augment is not None:
             img = self.augment(img, rng)
         return img, text
 
-    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
-        img, text = self.raw_sample(key)
+    def raw_sample(self, key: tuple[int, int]) -> Sample:
+        """The augmented image and label of a key, before resizing (partners loaded from the mixture)."""
+        n_items = len(self.mixture.epoch_items(key[0]))
+
+        def from_mixture(rng: np.random.Generator, k: int) -> list[Sample]:
+            return [self._load_key((key[0], int(p))) for p in rng.integers(0, n_items, k)]
+
+        return self._augmented(key, self._load_key(key), from_mixture)
+
+    def _item(self, key: tuple[int, int], img: np.ndarray, text: str) -> dict[str, Any]:
         if self.codec.reject_reason(text) is not None:  # TextConAug keeps within limits; stay safe anyway
-            img, text = self._load(key[0], *self.mixture.epoch_items(key[0])[key[1]])
+            img, text = self._load_key(key)
         batch, widths = prepare_line_batch([img], self.pre, self.width)
         item = {"image": torch.from_numpy(batch[0]), "valid_ratio": widths[0] / self.width, "text": text,
                 "ctc": self.codec.ctc(text)}
         if self.codec.sar:
             item["sar"] = self.codec.sar_label(text)
         return item
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        return self._item(key, *self.raw_sample(key))
+
+    def __getitems__(self, keys: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+        """One batch; TextConAug's partners are drawn from the batch's other samples (before their augmentation)."""
+        keys = [(int(e), int(p)) for e, p in keys]
+        if len(keys) < 2:
+            return [self[k] for k in keys]
+        loaded = [self._load_key(k) for k in keys]
+        items = []
+        for i, key in enumerate(keys):
+            def from_batch(rng: np.random.Generator, k: int, i: int = i) -> list[Sample]:
+                j = rng.integers(0, len(keys) - 1, k)
+                return [loaded[int(x) + int(x >= i)] for x in j]  # any other sample of the batch
+
+            items.append(self._item(key, *self._augmented(key, loaded[i], from_batch)))
+        return items
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -47,6 +47,8 @@ class Recipe:
     files: dict[str, str]  # role -> file name inside the wheel
     settings: dict[str, Any]  # role -> {preprocess, postprocess} over convert.paddle_onnx's PP-OCRv3 defaults
     rec_float_depthwise: int = 3  # the recognizer's first N depthwise convs kept float in INT8 (convert.quantize)
+    rec_float_convs: int = 1  # and its first N plain convs (the stem)
+    det_float_convs: int = 0  # the detector's first N plain convs kept float
     note: str = ""  # licence and origin line for the bundle's NOTICE
 
 
@@ -68,6 +70,10 @@ RECIPES: dict[str, Recipe] = {
         # 72.5 vs 71.7, ic15 word det H 64.8 vs 59.1 (60 synthetic pages: 66.2 vs 57.5)
         settings={"det": {"preprocess": {**DET_736_MIN["preprocess"], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
                           "postprocess": DET_736_MIN["postprocess"]}},
+        # the first 3 convs of both networks (the stem's 3x3 and two 2x2 convs, at full and half resolution) float:
+        # agreement with FP32 on rendered data up (benchmarks/rec_fidelity.py, det_fidelity.py), IC15 crops 80.1 ->
+        # 81.2 (FP32 81.3), every real_dev set within 1 point of FP32 (named_bundles.md)
+        rec_float_convs=3, det_float_convs=3,
         note="PP-OCRv6_det_small, PP-OCRv6_rec_small (multilingual dictionary of 18,708 characters, from the ONNX "
              "metadata) and ch_ppocr_mobile_v2.0_cls, as ONNX in the rapidocr 3.10.0 wheel on PyPI"),
 }
@@ -138,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
             "--val", str(data["data/synth_val/det_label.txt"]),
             "--line-calib", str(data["data/qcalib_lines2k/labels.txt"]), "--rec-calib-size", str(REC_CALIB_LINES),
             "--line-val", str(data["data/qval_lines/labels.txt"]),
-            "--rec-float-depthwise", str(recipe.rec_float_depthwise)]
+            "--rec-float-depthwise", str(recipe.rec_float_depthwise), "--rec-float-convs", str(recipe.rec_float_convs),
+            "--det-float-convs", str(recipe.det_float_convs)]
     quantize_main(args)
 
 

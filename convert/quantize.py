@@ -142,16 +142,16 @@ class ModelPlan:
     metric: Callable[[ov.CompiledModel, Iterable[Any]], tuple[float, list[float]]]
     model_type: Any = None
     ignored_types: list[str] = field(default_factory=list)
-    float_first_conv: bool = False  # keep the conv that sees the raw pixels in float
+    float_first_convs: int = 0  # keep the first N (non-grouped) convs in execution order in float: the stem
     float_depthwise: int = 0  # keep the first N depthwise convs (the highest-resolution ones) in float
 
 
-def first_conv(model: ov.Model) -> str:
-    """Name of the first convolution in execution order (the one fed by the image)."""
-    for op in model.get_ordered_ops():
-        if op.get_type_name() == "Convolution":
-            return op.get_friendly_name()
-    raise ValueError("model has no Convolution")
+def first_convs(model: ov.Model, n: int) -> list[str]:
+    """Names of the first n (non-grouped) convolutions in execution order; the first one is fed by the image."""
+    names = [op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"][:n]
+    if n and not names:
+        raise ValueError("model has no Convolution")
+    return names
 
 
 def first_depthwise(model: ov.Model, n: int) -> list[str]:
@@ -165,7 +165,7 @@ def quantize_model(model: ov.Model, plan: ModelPlan, max_drop: float, preset: st
     kwargs: dict[str, Any] = {"subset_size": len(plan.calib), "preset": getattr(nncf.QuantizationPreset, preset.upper())}
     if plan.model_type is not None:
         kwargs["model_type"] = plan.model_type
-    names = [first_conv(model)] if plan.float_first_conv else []
+    names = first_convs(model, plan.float_first_convs)
     names += first_depthwise(model, plan.float_depthwise)
     if plan.ignored_types or names:
         kwargs["ignored_scope"] = nncf.IgnoredScope(types=plan.ignored_types, names=names)
@@ -231,14 +231,16 @@ def build_plans(bundle: Bundle, calib_src: Path, val_src: Path | None, limit: in
 
 def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = None, max_drop: float = 0.01,
                     roles: Sequence[str] = ("det", "rec", "cls"), limit: int | None = None, preset: str = "mixed",
-                    qac: bool = True, rec_float_depthwise: int = 3, line_calib: Path | None = None,
+                    qac: bool = True, rec_float_depthwise: int = 3, rec_float_convs: int = 1,
+                    det_float_convs: int = 0, line_calib: Path | None = None,
                     line_val: Path | None = None, rec_max_drop: float | None = None,
                     rec_calib_size: int = 300) -> dict[str, Any]:
     """Quantize the chosen models of bundle src into a new bundle out; returns per-model metrics.
 
     line_calib / line_val: recognition label files whose line crops calibrate / validate rec and cls instead of the
     crops of the calib / val pages; rec_calib_size: at most this many of those crops calibrate rec (a seeded random
-    subset where there are more)."""
+    subset where there are more); rec_float_convs / det_float_convs: the first N plain convs of the recognizer /
+    detector kept float (their stems; rec_float_depthwise: its first N depthwise convs)."""
     import nncf
 
     bundle = load_bundle(src)
@@ -258,11 +260,14 @@ def quantize_bundle(src: Path, calib: Path, out: Path, *, val: Path | None = Non
             if role == "rec":
                 # SVTR neck: no quantizers on LayerNorm inputs and residual adds, SmoothQuant for the MatMuls.
                 # Kept float, by measurement (benchmarks/results/int8.md): the first conv (accuracy control on
-                # synthetic lines ranked it the most sensitive layer) and the three depthwise convs at 24 px
+                # synthetic lines ranked it the most sensitive layer; PP-OCRv6 small: its first 3, the stem, chosen
+                # with benchmarks/rec_fidelity.py, named_bundles.md) and the three depthwise convs at 24 px
                 # height, whose per-tensor INT8 inputs cost 1.4 points of receipt e2e accuracy; ~0 latency cost.
                 plan.model_type = nncf.ModelType.TRANSFORMER
-                plan.float_first_conv = True
+                plan.float_first_convs = rec_float_convs
                 plan.float_depthwise = rec_float_depthwise
+            if role == "det":
+                plan.float_first_convs = det_float_convs
             t0 = time.time()
             drop = rec_max_drop if role == "rec" and rec_max_drop is not None else max_drop
             q = quantize_model(core.read_model(str(entry.xml)), plan, drop, preset, qac)
@@ -366,6 +371,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--rec-float-depthwise", type=int, default=3, help="keep the recognizer's first N depthwise "
                    "convs in float (default: %(default)s)")
+    p.add_argument("--rec-float-convs", type=int, default=1, help="keep the recognizer's first N (non-grouped) "
+                   "convs in float (default: %(default)s; ppocrv6_small: 3)")
+    p.add_argument("--det-float-convs", type=int, default=0, help="keep the detector's first N (non-grouped) convs "
+                   "in float (default: %(default)s; ppocrv6_small: 5, its stem)")
     p.add_argument("--line-calib", type=Path, help="recognition label file whose line crops calibrate rec and cls "
                    "(e.g. `python -m train.line_synth --out data/qcalib_lines --count 300 --seed 555`); default: crops "
                    "of the CALIB pages")
@@ -381,6 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     done = quantize_bundle(a.bundle, a.calib, a.out, val=a.val, max_drop=a.max_drop,
                            roles=[r.strip() for r in a.roles.split(",") if r.strip()], limit=a.limit,
                            preset=a.preset, qac=not a.no_accuracy_control, rec_float_depthwise=a.rec_float_depthwise,
+                           rec_float_convs=a.rec_float_convs, det_float_convs=a.det_float_convs,
                            line_calib=a.line_calib, line_val=a.line_val, rec_max_drop=a.rec_max_drop,
                            rec_calib_size=a.rec_calib_size)
     print(f"wrote {a.out}")

@@ -54,6 +54,18 @@ def test_named_bundle_with_a_short_dictionary_is_a_bundle_error(name, tmp_path):
         OCRPipeline(root, cache_dir="")
 
 
+def test_named_bundle_keeps_its_recipes_float_layers(name):
+    """convert.quantize keeps the recipe's first convs of the recognizer (its stem) float: no quantizer feeds them,
+    while the convs after them are INT8."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(load_bundle(name).rec.xml))
+    convs = [op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    fed_by_quantizer = [op.input_value(0).get_node().get_type_name() == "FakeQuantize" for op in convs]
+    n = RECIPES[name].rec_float_convs
+    assert not any(fed_by_quantizer[:n]) and sum(fed_by_quantizer[n:]) >= len(convs) // 2
+
+
 def test_unknown_name_lists_the_valid_ones():
     with pytest.raises(BundleError) as e:
         OCRPipeline("ppocrv5")

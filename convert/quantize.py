@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rec-float-convs", type=int, default=1, help="keep the recognizer's first N (non-grouped) "
                    "convs in float (default: %(default)s; ppocrv6_small: 3)")
     p.add_argument("--det-float-convs", type=int, default=0, help="keep the detector's first N (non-grouped) convs "
-                   "in float (default: %(default)s; ppocrv6_small: 5, its stem)")
+                   "in float (default: %(default)s; ppocrv6_small: 3, its stem)")
     p.add_argument("--line-calib", type=Path, help="recognition label file whose line crops calibrate rec and cls "
                    "(e.g. `python -m train.line_synth --out data/qcalib_lines --count 300 --seed 555`); default: crops "
                    "of the CALIB pages")

@@ -83,3 +83,19 @@ def test_bundles_command_shows_measured_accuracy_and_speed(capsys):
         assert rows[name]["license"] == "Apache-2.0" and rows[name]["size_bytes"] < 12_000_000
     assert main(["bundles"]) == 0
     assert "ms/receipt" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("families,warned", [(3, True), (59, False)])
+def test_rendering_calibration_data_warns_when_the_fonts_differ(families, warned, tmp_path, monkeypatch, capsys):
+    """Other fonts render other calibration images (and other INT8 models): said before rendering, not after."""
+    import types
+
+    import convert.named_bundles as nb
+    import train.fonts
+
+    fonts = [types.SimpleNamespace(family=f"Family {i}") for i in range(families)]
+    monkeypatch.setattr(train.fonts, "find_fonts", lambda: fonts)
+    monkeypatch.setattr(nb, "DATA", {"made/labels.txt": ["json.tool", "--help"]})  # a cheap stand-in command
+    nb.ensure_data(tmp_path)
+    err = capsys.readouterr().err
+    assert (f"{families} font families found" in err) is warned

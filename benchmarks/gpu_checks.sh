@@ -53,7 +53,6 @@ smoke=(--config rec_smoke --device "$DEVICE" --set data.workers="$WORKERS" --set
 "$PY" - "$WORK" "$OUT/resume.txt" "$AMP" <<'EOF'
 import sys
 from pathlib import Path
-import torch
 from train.checkpoint import load_checkpoint
 
 work, out, amp = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
